@@ -1,0 +1,308 @@
+"""Validated configuration: one pydantic model per `etc/<name>.json` (DESIGN §4).
+
+* Comments (`//`, `/* */`) are accepted when reading.
+* Unknown keys are kept (extra="allow") and survive `set_value`.
+* Files are re-read when their mtime or size changes: no restart needed.
+* Errors name the file and the field: "etc/boredom.json: field 'intervals.custom': ...".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import jsonc
+from .errors import ConfigError, CorruptFile, ValidationFailed
+from .storage import atomic_write_json
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=True)
+
+
+class AgentConfig(_Model):
+    backend: Literal["ollama", "openai", "llamacpp"] = "ollama"
+    host: str = "http://127.0.0.1:11434"
+    model: str = "qwen3:1.7b"
+    baseModel: str = "qwen3:1.7b"
+    openaiBaseUrl: str = "http://127.0.0.1:8080/v1"
+    ggufPath: str | None = None
+    timeoutSeconds: float = Field(default=120.0, gt=0)
+
+
+DEFAULT_INTERVALS = {"high": 60, "medium": 300, "low": 900, "off": -1}
+
+
+class BoredomConfig(_Model):
+    level: str = "medium"
+    intervals: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_INTERVALS))
+
+    @field_validator("intervals")
+    @classmethod
+    def _intervals(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, seconds in value.items():
+            if seconds != -1 and seconds < 1:
+                raise ValueError(f"interval {key!r} must be >= 1 second or -1 (off), got {seconds}")
+        return value
+
+    @model_validator(mode="after")
+    def _level_known(self) -> "BoredomConfig":
+        if self.level != "off" and self.level not in self.intervals:
+            known = ", ".join(sorted(set(self.intervals) | {"off"}))
+            raise ValueError(f"level {self.level!r} has no interval; known levels: {known}")
+        return self
+
+    def interval_seconds(self) -> int:
+        """Seconds between reflections at the current level; -1 means off."""
+        if self.level == "off":
+            return -1
+        return self.intervals.get(self.level, -1)
+
+
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class SleepWindow(_Model):
+    start: str = Field(default="23:00", pattern=_HHMM)
+    end: str = Field(default="06:00", pattern=_HHMM)
+
+
+class SleepAdapters(_Model):
+    prompt: bool = True
+    lora: bool = False
+
+
+class SleepConfig(_Model):
+    enabled: bool = True
+    window: SleepWindow = Field(default_factory=SleepWindow)
+    minIdleMins: int = Field(default=15, ge=0)
+    maxDreamsPerNight: int = Field(default=3, ge=0)
+    adapters: SleepAdapters = Field(default_factory=SleepAdapters)
+
+
+class AutoApprovalThresholds(_Model):
+    minPairs: int = Field(default=30, ge=1)
+    minHighConfidence: float = Field(default=0.6, ge=0, le=1)
+    minReplyLength: int = Field(default=20, ge=0)
+    maxLowConfidence: float = Field(default=0.2, ge=0, le=1)
+
+
+class AutoApprovalConfig(_Model):
+    enabled: bool = False
+    dryRun: bool = True
+    thresholds: AutoApprovalThresholds = Field(default_factory=AutoApprovalThresholds)
+    autoTrain: bool = False
+    autoEval: bool = True
+    autoActivate: bool = False
+
+
+class RemoteConfig(_Model):
+    gpuTypes: list[str] = Field(default_factory=lambda: ["NVIDIA GeForce RTX 4090"])
+    cloudType: Literal["SECURE", "COMMUNITY", "ALL"] = "ALL"
+    templateId: str | None = None
+    imageName: str = "runpod/pytorch:2.4.0-py3.11-cuda12.4.1-devel-ubuntu22.04"
+    volumeInGb: int = Field(default=0, ge=0)
+    containerDiskInGb: int = Field(default=40, ge=1)
+    sshUser: str = "root"
+    workdir: str = "/workspace"
+    python: str = "python3"
+    maxHours: float = Field(default=3.0, gt=0)
+    maxUsd: float = Field(default=5.0, gt=0)
+    pollSeconds: float = Field(default=10.0, gt=0)
+
+
+class TrainingConfig(_Model):
+    base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    lora_rank: int = Field(default=8, ge=1, le=512)
+    num_train_epochs: float = Field(default=2, gt=0)
+    learning_rate: float = Field(default=0.0002, gt=0, lt=1)
+    per_device_train_batch_size: int = Field(default=1, ge=1)
+    gradient_accumulation_steps: int = Field(default=16, ge=1)
+    max_seq_length: int = Field(default=2048, ge=16)
+    mode: Literal["local", "remote"] = "local"
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
+
+
+class OperatorConfig(_Model):
+    maxSteps: int = Field(default=8, ge=1, le=100)
+    maxSeconds: float = Field(default=120.0, gt=0)
+    yoloMaxSteps: int = Field(default=16, ge=1, le=200)
+    approvalWaitSeconds: float = Field(default=0.0, ge=0)
+
+
+class NetworkConfig(_Model):
+    provider: Literal["searxng", "duckduckgo", "none"] = "none"
+    searxngUrl: str = "http://127.0.0.1:8888"
+    timeoutSeconds: float = Field(default=15.0, gt=0)
+
+
+class ApiConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4321, ge=1, le=65535)
+    maxBodyBytes: int = Field(default=1_048_576, ge=1024)
+
+
+class TuiConfig(_Model):
+    keys: dict[str, str] = Field(default_factory=dict)
+    theme: str = "textual-dark"
+
+
+MODELS: dict[str, type[_Model]] = {
+    "agent": AgentConfig,
+    "boredom": BoredomConfig,
+    "sleep": SleepConfig,
+    "auto-approval": AutoApprovalConfig,
+    "training": TrainingConfig,
+    "operator": OperatorConfig,
+    "network": NetworkConfig,
+    "api": ApiConfig,
+    "tui": TuiConfig,
+}
+
+
+def _known(name: str) -> type[_Model]:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValidationFailed(f"unknown config {name!r}",
+                               hint="one of: " + ", ".join(MODELS)) from None
+
+
+def format_validation_error(path: Path, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "(root)"
+        parts.append(f"{path}: field '{loc}': {err.get('msg')}")
+    return "\n".join(parts)
+
+
+def read_raw(path: Path) -> dict[str, Any]:
+    """The file's JSON object (comments allowed); {} if the file is missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = jsonc.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def validate_raw(name: str, path: Path, raw: dict[str, Any]) -> _Model:
+    model = _known(name)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+
+
+class ConfigStore:
+    """Per-home config access with mtime-based reloads."""
+
+    def __init__(self, etc_dir: Path):
+        self.etc = Path(etc_dir)
+        self._cache: dict[str, tuple[tuple[int, int], _Model]] = {}
+
+    def path(self, name: str) -> Path:
+        _known(name)
+        return self.etc / f"{name}.json"
+
+    def get(self, name: str) -> Any:
+        path = self.path(name)
+        try:
+            st = path.stat()
+            key = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = (0, -1)
+        cached = self._cache.get(name)
+        if cached and cached[0] == key:
+            return cached[1]
+        model = validate_raw(name, path, read_raw(path))
+        self._cache[name] = (key, model)
+        return model
+
+    def raw(self, name: str) -> dict[str, Any]:
+        return read_raw(self.path(name))
+
+    def get_value(self, dotted: str) -> Any:
+        name, keys = split_key(dotted)
+        value: Any = self.get(name).model_dump(mode="json")
+        walked = [name]
+        for key in keys:
+            walked.append(key)
+            if not isinstance(value, dict) or key not in value:
+                raise ValidationFailed(f"no such config key: {'.'.join(walked)}",
+                                       hint=f"see: mh config show {name}")
+            value = value[key]
+        return value
+
+    def set_value(self, dotted: str, value: Any) -> _Model:
+        """Set one key, validate the whole file, then write atomically (or change nothing)."""
+        name, keys = split_key(dotted)
+        if not keys:
+            raise ValidationFailed(f"config key needs a field: {dotted!r}",
+                                   hint=f"e.g. mh config set {name}.level high")
+        path = self.path(name)
+        raw = read_raw(path)
+        node = raw
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise ValidationFailed(f"{path}: field '{key}' is not an object")
+            node = child
+        node[keys[-1]] = value
+        try:
+            model = _known(name).model_validate(raw)
+        except ValidationError as exc:
+            raise ValidationFailed(format_validation_error(path, exc)) from None
+        atomic_write_json(path, raw)
+        self._cache.pop(name, None)
+        return model
+
+    def update(self, name: str, changes: dict[str, Any]) -> _Model:
+        """Merge top-level `changes` into the file, validate, write atomically."""
+        path = self.path(name)
+        raw = read_raw(path)
+        raw.update(changes)
+        try:
+            model = _known(name).model_validate(raw)
+        except ValidationError as exc:
+            raise ValidationFailed(format_validation_error(path, exc)) from None
+        atomic_write_json(path, raw)
+        self._cache.pop(name, None)
+        return model
+
+    def validate_all(self) -> list[str]:
+        """Every problem in every config file (for `mh config check` and `mh status`)."""
+        problems = []
+        for name in MODELS:
+            try:
+                self.get(name)
+            except (ConfigError, CorruptFile) as exc:
+                problems.append(str(exc))
+        return problems
+
+
+def split_key(dotted: str) -> tuple[str, list[str]]:
+    if not dotted or dotted.startswith(".") or ".." in dotted:
+        raise ValidationFailed(f"invalid config key: {dotted!r}", hint="NAME.key, e.g. boredom.level")
+    # config names may contain '-' (auto-approval); keys are dot-separated after the name
+    name, _, rest = dotted.partition(".")
+    _known(name)
+    return name, [k for k in rest.split(".") if k] if rest else []
+
+
+def parse_cli_value(text: str) -> Any:
+    """`mh config set` values: JSON when it parses (numbers, true, lists), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text

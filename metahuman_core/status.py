@@ -1,0 +1,67 @@
+"""`mh status` / GET /api/status: identity summary, counts and the active model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .active_model import active_model
+from .errors import MHError
+
+
+def _count_json(folder: Path, recursive: bool = False) -> int:
+    if not folder.is_dir():
+        return 0
+    total = 0
+    stack = [folder]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    if recursive and not entry.name.startswith("."):
+                        stack.append(Path(entry.path))
+                elif entry.name.endswith(".json") and not entry.name.startswith("."):
+                    total += 1
+    return total
+
+
+def count_pending_approvals(queue: Path) -> int:
+    n = 0
+    if not queue.is_dir():
+        return 0
+    for p in queue.glob("*.json"):
+        try:
+            if json.loads(p.read_text()).get("status") == "pending":
+                n += 1
+        except (OSError, ValueError, AttributeError):
+            continue
+    return n
+
+
+def collect_status(profile) -> dict[str, Any]:
+    problems: list[str] = []
+    summary = profile.persona.summary()
+    try:
+        model = active_model(profile)
+        if model.get("problem"):
+            problems.append(model["problem"])
+        model_name = model["model"] + (" (adapter)" if model["source"] == "adapter" else "")
+    except MHError as exc:
+        problems.append(str(exc))
+        model_name = "unknown"
+    problems.extend(profile.config.validate_all())
+    h = profile.home
+    return {
+        **summary,
+        "home": str(profile.root),
+        "counts": {
+            "memories": _count_json(h.episodic, recursive=True),
+            "activeTasks": _count_json(h.tasks_active),
+            "completedTasks": _count_json(h.tasks_completed),
+            "pendingApprovals": count_pending_approvals(h.approval_queue),
+        },
+        "activeModel": model_name,
+        "problems": problems,
+    }

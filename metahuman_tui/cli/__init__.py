@@ -1,0 +1,1 @@
+"""The `mh` command line (typer). Each module registers one group of commands."""

@@ -1,0 +1,144 @@
+"""`mh audit`: read, summarise, verify and append to the tamper-evident audit log."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from . import common
+
+
+def _line(entry: dict) -> str:
+    if "_broken" in entry:
+        return f"!! line {entry['_broken']}: unparsable: {entry['_raw']!r}"
+    details = entry.get("details")
+    d = json.dumps(details, ensure_ascii=False, separators=(",", ":")) if details else ""
+    if len(d) > 160:
+        d = d[:157] + "..."
+    return (f"{entry.get('timestamp', '')[11:19]} {entry.get('level', ''):8} "
+            f"{entry.get('category', ''):8} {entry.get('actor', ''):10} {entry.get('event', '')} {d}")
+
+
+def _date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from metahuman_core.ids import validate_date
+
+    return validate_date(value)
+
+
+def register(app: typer.Typer) -> None:
+    aud = typer.Typer(help="Read, verify and append to the audit log (logs/audit/YYYY-MM-DD.ndjson).",
+                      invoke_without_command=True)
+    app.add_typer(aud, name="audit")
+
+    @aud.callback()
+    def show(
+        ctx: typer.Context,
+        date: str = typer.Option(None, "--date", "-d", help="YYYY-MM-DD (default: today, local time)."),
+        category: str = typer.Option(None, "--category", "-c", help="system|decision|action|security|data"),
+        level: str = typer.Option(None, "--level", "-l", help="info|warn|error|critical"),
+        event: str = typer.Option(None, "--event", "-e", help="Event name (substring match)."),
+        actor: str = typer.Option(None, "--actor", "-a", help="Actor, e.g. human, cli, organizer."),
+        limit: int = typer.Option(None, "--limit", "-n", min=1, help="Only the last N entries."),
+        json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
+        follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new entries."),
+    ) -> None:
+        """Show audit entries of a day, filtered."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from metahuman_core.audit import CATEGORIES, LEVELS
+
+        if category and category not in CATEGORIES:
+            common.fail(f"--category must be one of {', '.join(CATEGORIES)}", 2)
+        if level and level not in LEVELS:
+            common.fail(f"--level must be one of {', '.join(LEVELS)}", 2)
+        prof = common.profile()
+        log = prof.audit
+        entries = log.query(_date(date), category=category, level=level, event=event,
+                            actor=actor, limit=limit)
+        for e in entries:
+            common.echo(json.dumps(e, ensure_ascii=False) if json_out else _line(e))
+        if follow:
+            def keep(e: dict) -> bool:
+                return ((not category or e.get("category") == category)
+                        and (not level or e.get("level") == level)
+                        and (not event or event in str(e.get("event")))
+                        and (not actor or e.get("actor") == actor))
+            try:
+                for e in log.follow(_date(date)):
+                    if keep(e):
+                        common.echo(json.dumps(e, ensure_ascii=False) if json_out else _line(e))
+            except KeyboardInterrupt:
+                return
+
+    @aud.command("summary")
+    def summary(date: str = typer.Option(None, "--date", "-d"),
+                json_out: bool = typer.Option(False, "--json")) -> None:
+        """Counts by level, category and event."""
+        data = common.profile().audit.summary(_date(date))
+        if json_out:
+            common.emit_json(data)
+            return
+        common.echo(f"{data['date']}: {data['total']} entries")
+        for key in ("by_level", "by_category", "by_event"):
+            common.echo(f"{key[3:]}:")
+            for name, n in data[key].items():
+                common.echo(f"  {name:32} {n}")
+
+    @aud.command("security")
+    def security(date: str = typer.Option(None, "--date", "-d"),
+                 json_out: bool = typer.Option(False, "--json")) -> None:
+        """Security events and errors of a day."""
+        items = common.profile().audit.security_report(_date(date))
+        if json_out:
+            common.emit_json(items)
+            return
+        if not items:
+            common.echo("no security events or errors")
+        for e in items:
+            common.echo(_line(e))
+
+    @aud.command("verify")
+    def verify(date: str = typer.Option(None, "--date", "-d", help="One day (default: today)."),
+               all_days: bool = typer.Option(False, "--all", help="Every day, with cross-day links."),
+               json_out: bool = typer.Option(False, "--json")) -> None:
+        """Check the hash chain; exit 1 naming the first broken line."""
+        res = common.profile().audit.verify(_date(date), all_days=all_days)
+        if json_out:
+            common.emit_json({"ok": res.ok, "checked": res.checked, "files": res.files,
+                              "problems": res.problems})
+        elif res.ok:
+            common.echo(f"ok: {res.checked} entries in {len(res.files)} file(s), chain intact")
+        else:
+            common.echo(f"BROKEN: {res.first_problem()}", err=True)
+        if not res.ok:
+            raise typer.Exit(1)
+
+    @aud.command("log")
+    def log_event(
+        event: str = typer.Argument(..., help="Event name: lowercase letters, digits, _ . : -"),
+        level: str = typer.Option("info", "--level"),
+        category: str = typer.Option("action", "--category"),
+        actor: str = typer.Option("human", "--actor"),
+        details: str = typer.Option(None, "--details", help="JSON object"),
+    ) -> None:
+        """Append your own event (for scripts)."""
+        from metahuman_core.audit import CATEGORIES, LEVELS
+        from metahuman_core.events import EVENT_NAME_RE
+
+        if not EVENT_NAME_RE.match(event):
+            common.fail(f"invalid event name {event!r}: use lowercase letters, digits and _ . : -", 2)
+        if level not in LEVELS:
+            common.fail(f"--level must be one of {', '.join(LEVELS)}", 2)
+        if category not in CATEGORIES:
+            common.fail(f"--category must be one of {', '.join(CATEGORIES)}", 2)
+        if not actor or len(actor) > 64:
+            common.fail("--actor must be 1-64 characters", 2)
+        data = common.parse_json_arg(details, "--details") if details else {}
+        if not isinstance(data, dict):
+            common.fail("--details must be a JSON object", 2)
+        entry = common.profile().audit.append(event, level=level, category=category, actor=actor,
+                                              details=data)
+        common.echo(f"logged seq {entry['seq']}")

@@ -1,0 +1,79 @@
+"""Shared plumbing for CLI commands: the profile of this invocation, JSON output, errors.
+
+Exit codes (DESIGN §11): 0 ok, 1 failure, 2 usage/validation; the skill runner adds 3 (queued for
+approval) and 4 (denied).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+import typer
+
+from metahuman_core.errors import MHError
+
+ACTOR = "cli"
+
+
+class State:
+    home: str | None = None
+    _profile = None
+
+
+STATE = State()
+
+
+def profile(require: bool = True):
+    """The Profile for this invocation (--home / MH_HOME / nearest profile / default)."""
+    from metahuman_core.profile import Profile
+
+    if STATE._profile is None or (require and not STATE._profile.home.is_initialised()):
+        STATE._profile = Profile.open(STATE.home, require=require)
+    return STATE._profile
+
+
+def reset() -> None:
+    STATE.home = None
+    STATE._profile = None
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    typer.echo(text, err=err)
+
+
+def fail(message: str, code: int = 1, hint: str | None = None) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"  hint: {hint}", err=True)
+    raise typer.Exit(code)
+
+
+def handle(exc: MHError) -> NoReturn:
+    fail(exc.message, exc.exit_code, exc.hint)
+
+
+def parse_json_arg(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})", 2)
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain-text table (no colour, no Rich: cheap to import and pipe-friendly)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Entry point of `mh`. Keep imports here light: `mh --help` must stay under 0.25 s."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from metahuman_core import __version__
+from metahuman_core.errors import MHError
+
+from . import common
+
+# Each module defines register(app). Order = order in `mh --help`.
+COMMAND_MODULES = (
+    "init_cmd",      # init, status
+    "config_cmd",    # config show|get|set|check
+    "audit_cmd",     # audit ..., audit summary|verify|log|security
+    "memory_cmd",    # capture, search, index, ingest, memory
+    "task_cmd",      # task ...
+    "persona_cmd",   # persona show|set
+    "skills_cmd",    # skills, skill run, trust, approvals
+    "chat_cmd",      # chat, op, model
+    "agent_cmd",     # agent ..., boredom ...
+    "train_cmd",     # adapter ..., train ...
+    "serve_cmd",     # serve (REST API)
+    "tui_cmd",       # tui, serve-tui
+)
+
+app = typer.Typer(
+    name="mh",
+    help="MetaHuman OS: your local-first digital twin. Run with no command to open the app.",
+    no_args_is_help=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mh {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    home: str = typer.Option(None, "--home", help="Profile root (default: $MH_HOME, the enclosing profile, or ~/.local/share/metahuman).", envvar=None),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    common.STATE.home = home
+    if ctx.invoked_subcommand is None:
+        from .tui_cmd import open_tui
+
+        open_tui()
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__package__}.{_name}").register(app)
+
+
+def run() -> None:
+    """Console-script entry: map core errors to exit codes with a one-line message."""
+    try:
+        rc = app(standalone_mode=False)
+    except MHError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            typer.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    run()
