@@ -104,20 +104,17 @@ class AuditLog:
         os.pwrite(fd, text.ljust(HEAD_SIZE - 1).encode() + b"\n", 0)
 
     def _resync(self, today: str) -> Head:
-        """Head missing or out of step (a crash between line and head write): read the log."""
-        for date in reversed(self.dates()):
-            if date > today:
-                continue
+        """Head missing or out of step (a crash between line and head write): read the log.
+
+        The newest entry is the one with the highest seq, whatever file it is in (a clock that
+        jumped backwards can put later entries in an earlier day's file)."""
+        best = Head()
+        for date in self.dates():
             last = _last_line(self.day_path(date))
-            if last is None:
-                continue
-            m = _PREFIX_RE.match(last)
-            idx = last.rfind(_HASH_MARK)
-            if m and idx != -1:
-                digest = last[idx + len(_HASH_MARK): idx + len(_HASH_MARK) + 64]
-                size = self.day_path(date).stat().st_size
-                return Head(int(m.group(1)), digest, date, size)
-        return Head()
+            parsed = _seq_hash(last) if last else None
+            if parsed and parsed[0] > best.seq:
+                best = Head(parsed[0], parsed[1], date, self.day_path(date).stat().st_size)
+        return best
 
     def append(self, event: str, *, level: str = "info", category: str = "system",
                actor: str = "system", details: Any = None, when: datetime | None = None) -> dict:
@@ -278,8 +275,17 @@ class AuditLog:
             time.sleep(poll)
 
     # ------------------------------------------------------------------ verification
+    def ordered_dates(self) -> list[str]:
+        """Day files in chain order (by their first seq), which is date order unless the clock
+        ever jumped backwards across midnight."""
+        def first_seq(date: str) -> int:
+            with self.day_path(date).open("rb") as fh:
+                m = _PREFIX_RE.match(fh.readline().decode("utf-8", "replace"))
+            return int(m.group(1)) if m else 0
+        return sorted(self.dates(), key=lambda d: (first_seq(d), d))
+
     def verify(self, date: str | None = None, all_days: bool = False) -> "VerifyResult":
-        dates = self.dates()
+        dates = self.ordered_dates()
         if not all_days:
             date = date or clock.today_str()
             dates = [date] if date in dates else []
@@ -290,7 +296,8 @@ class AuditLog:
         expected_seq: int | None = None
         if dates:
             # continuity with the day before the first checked file
-            earlier = [d for d in self.dates() if d < dates[0]]
+            order = self.ordered_dates()
+            earlier = order[:order.index(dates[0])] if dates[0] in order else []
             if earlier:
                 tail = _last_line(self.day_path(earlier[-1]))
                 if tail is not None:
@@ -416,6 +423,14 @@ def _last_line(path: Path) -> str | None:
             return lines[-1].decode("utf-8", errors="replace") if lines and lines[-1] else None
     except FileNotFoundError:
         return None
+
+
+def _seq_hash(line: str) -> tuple[int, str] | None:
+    m = _PREFIX_RE.match(line)
+    idx = line.rfind(_HASH_MARK)
+    if not m or idx == -1:
+        return None
+    return int(m.group(1)), line[idx + len(_HASH_MARK): idx + len(_HASH_MARK) + 64]
 
 
 # ---------------------------------------------------------------------- the seed's helpers

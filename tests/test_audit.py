@@ -1,0 +1,130 @@
+"""The audit chain: concurrent appends stay valid; any edit, deletion, insertion, reordering or
+truncation is detected and the first broken line is named."""
+
+import json
+import multiprocessing
+import shutil
+
+import pytest
+
+from metahuman_core import audit as audit_mod
+from metahuman_core.audit import AuditLog
+from metahuman_core.profile import Profile
+from tests.conftest import run_mh
+
+
+def _append_many(args):
+    root, worker, n = args
+    log = Profile(root).audit
+    for i in range(n):
+        log.append("bench_event", actor=f"w{worker}", details={"i": i, "worker": worker})
+    return n
+
+
+@pytest.fixture
+def filled(fixed_clock, home):
+    """4 processes × 5,000 appends through the core helper."""
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        assert sum(pool.map(_append_many, [(home, w, 5000) for w in range(4)])) == 20000
+    return home
+
+
+def _day_file(home):
+    files = sorted((home / "logs" / "audit").glob("*.ndjson"))
+    assert len(files) == 1
+    return files[0]
+
+
+def test_concurrent_appends_verify(filled):
+    lines = _day_file(filled).read_text().splitlines()
+    assert len(lines) == 20001  # + system_init
+    seqs = [json.loads(l)["seq"] for l in lines]
+    assert seqs == list(range(1, 20002))
+    r = run_mh("audit", "verify", "--all", home=filled)
+    assert r.returncode == 0, r.stderr
+    assert "20001 entries" in r.stdout
+
+
+def _mutate_and_verify(home, mutate):
+    path = _day_file(home)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(mutate(lines)))
+    return run_mh("audit", "verify", "--all", home=home)
+
+
+@pytest.mark.parametrize("name,mutate,line,fragment", [
+    ("edit", lambda L: L[:99] + [L[99].replace('"i":', '"i":1')] + L[100:], 100, "edited"),
+    ("delete", lambda L: L[:99] + L[100:], 100, "deleted"),
+    ("insert", lambda L: L[:50] + [L[10]] + L[50:], 51, "chain broken"),
+    ("swap", lambda L: L[:20] + [L[21], L[20]] + L[22:], 21, "chain broken"),
+    ("truncate", lambda L: L[:-3], 19998, "removed from the end"),
+    ("torn", lambda L: L[:-1] + [L[-1][:40]], 20001, "incomplete"),
+])
+def test_tampering_is_detected(filled, name, mutate, line, fragment):
+    r = _mutate_and_verify(filled, mutate)
+    assert r.returncode == 1, (name, r.stdout, r.stderr)
+    assert f".ndjson:{line}:" in r.stderr, (name, r.stderr)
+    assert fragment in r.stderr, (name, r.stderr)
+
+
+def test_cross_day_chain_and_verify_all(home, fixed_clock):
+    log = Profile(home).audit
+    for day in range(3):
+        for i in range(5):
+            log.append("e", details={"d": day, "i": i})
+        fixed_clock.advance(86400)
+    assert len(log.dates()) >= 3
+    assert log.verify(all_days=True).ok
+    # deleting a whole middle day breaks the link into the next day
+    middle = log.dates()[1]
+    log.day_path(middle).unlink()
+    res = log.verify(all_days=True)
+    assert not res.ok and "chain broken" in res.first_problem()
+
+
+def test_head_resync_after_crash_between_line_and_head(home):
+    log = Profile(home).audit
+    log.append("a")
+    log.close()
+    log.head_path.write_text("")  # head lost
+    log2 = AuditLog(home / "logs")
+    log2.append("b")
+    assert log2.verify().ok
+
+
+def test_redaction_secrets_and_contents(home, monkeypatch):
+    monkeypatch.setenv("RUNPOD_API_KEY", "rp_supersecretvalue")
+    log = Profile(home).audit
+    entry = log.append("x", details={"api_key": "abc123456", "content": "my diary text",
+                                     "note": "key is rp_supersecretvalue", "long": "y" * 5000})
+    text = _day_file(home).read_text()
+    assert "abc123456" not in text and "my diary text" not in text
+    assert "rp_supersecretvalue" not in text
+    assert entry["details"]["content"]["size"] == len("my diary text")
+    assert len(entry["details"]["long"]) < 1100
+
+
+def test_helpers_have_seed_shapes(profile):
+    log = profile.audit
+    e = audit_mod.audit_data_change(log, type="create", resource="task", path="/x", actor="human")
+    assert e["event"] == "data_create" and e["category"] == "data"
+    e = audit_mod.audit_security(log, type="permission_denied", severity="high", description="no")
+    assert e["category"] == "security" and e["level"] == "error" and e["event"] == "permission_denied"
+    e = audit_mod.audit_decision(log, situation="s", chosen="c", reasoning="r", confidence=0.85)
+    assert e["category"] == "decision" and e["details"]["confidence"] == 0.85
+    for e in log.query():
+        assert e["event"]  # `jq -r .event` never prints null
+
+
+def test_cli_log_and_filters(mh, home):
+    assert mh("audit", "log", "my_script_ran", "--details", '{"ok": true}').returncode == 0
+    assert mh("audit", "log", "Bad Name").returncode == 2
+    assert mh("audit", "log", "x", "--details", "{nope").returncode == 2
+    assert mh("audit", "log", "x", "--level", "loud").returncode == 2
+    r = mh("audit", "--event", "my_script_ran", "--json")
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert len(rows) == 1 and rows[0]["details"] == {"ok": True} and rows[0]["actor"] == "human"
+    r = mh("audit", "summary", "--json")
+    assert json.loads(r.stdout)["by_event"]["my_script_ran"] == 1
+    assert mh("audit", "--date", "2025-02-30").returncode == 2
+    assert mh("audit", "verify").returncode == 0
