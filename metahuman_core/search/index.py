@@ -1,0 +1,372 @@
+"""The derived SQLite index of memories (memory/index/memory.db): FTS5 for text, tables for filters.
+
+The JSON files are the truth; this file can be deleted at any time (`mh index rebuild`).
+* WAL + busy timeout: many processes (CLI, TUI, agents) read and write at once.
+* Kept in step by every write through MemoryStore, and with hand-made changes by `sync()`:
+  per-year-folder mtimes say which folders changed (adds, deletes and editor saves change them);
+  only those are listed, comparing (name, inode) — no stat per file. A full stat sweep
+  (`sync(full=True)`, automatic every FULL_SWEEP_S) also catches in-place edits.
+* An mtime within RACY_NS of the scan is not trusted (two changes in one clock tick look alike).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .. import clock
+from ..ids import MEMORY_ID_RE
+from .records import BadRecord, doc_fields, load_record
+
+SCHEMA_VERSION = 3
+DB_NAME = "memory.db"
+YEAR_RE = re.compile(r"^\d{4}$")
+RACY_NS = 2_000_000_000
+FULL_SWEEP_S = 600
+BUSY_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE docs(
+  rid INTEGER PRIMARY KEY, id TEXT NOT NULL, dir TEXT NOT NULL, name TEXT NOT NULL,
+  ino INTEGER NOT NULL, mtime INTEGER NOT NULL, size INTEGER NOT NULL,
+  ts REAL NOT NULL, day TEXT NOT NULL, timestamp TEXT NOT NULL, type TEXT NOT NULL,
+  tags TEXT NOT NULL, UNIQUE(dir, name));
+CREATE INDEX docs_id ON docs(id);
+CREATE INDEX docs_ts ON docs(ts);
+CREATE INDEX docs_type_ts ON docs(type, ts);
+CREATE TABLE doc_tags(tag TEXT NOT NULL COLLATE NOCASE, rid INTEGER NOT NULL,
+  PRIMARY KEY(tag, rid)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE fts USING fts5(content, response, tags, entities,
+  tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE dirs(dir TEXT PRIMARY KEY, mtime INTEGER NOT NULL);
+CREATE TABLE bad(dir TEXT NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL,
+  mtime INTEGER NOT NULL, size INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY(dir, name));
+CREATE TABLE vecs(rid INTEGER PRIMARY KEY, vec BLOB NOT NULL);
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+"""
+_TABLES = ("docs", "doc_tags", "fts", "dirs", "bad", "vecs", "meta")
+
+
+class Index:
+    """One per profile per process (see `index_for`). Thread-safe: one connection behind a lock."""
+
+    def __init__(self, memory_dir: Path, index_dir: Path):
+        self.episodic = Path(memory_dir) / "episodic"
+        self.path = Path(index_dir) / DB_NAME
+        self.lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._depth = 0
+        self.full_sweep_s = FULL_SWEEP_S
+
+    # ------------------------------------------------------------------ connection
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = conn
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._create_schema(conn)
+        return self._conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        with self._tx(conn):
+            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return  # another process made it while we waited
+            for table in _TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.executescript("SAVEPOINT s;" + _SCHEMA + "RELEASE s;")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _tx(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        conn = conn or self.conn
+        with self.lock:
+            if self._depth:  # already inside a transaction of this connection: join it
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield conn
+            except BaseException:
+                self._depth = 0
+                conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self.lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # ------------------------------------------------------------------ writes
+    def upsert(self, record: dict, path: Path | None = None) -> None:
+        """Index one memory whose file has just been written (path defaults to its id's path)."""
+        self.upsert_many([(record, path)])
+
+    def upsert_many(self, items: list[tuple[dict, Path | None]]) -> None:
+        rows = []
+        for record, path in items:
+            path = Path(path) if path else self.episodic / record["id"][4:8] / f"{record['id']}.json"
+            st = path.stat()
+            rows.append((path.parent.name, path.name, st, record))
+        with self._tx() as conn:
+            for dirname, name, st, record in rows:
+                _put(conn, dirname, name, st, record)
+
+    def remove(self, memory_id: str) -> int:
+        with self._tx() as conn:
+            rids = [r[0] for r in conn.execute("SELECT rid FROM docs WHERE id=?", (memory_id,))]
+            for rid in rids:
+                _drop(conn, rid)
+        return len(rids)
+
+    # ------------------------------------------------------------------ keeping in step
+    def sync(self, full: bool | None = None) -> dict:
+        """Pick up files added, deleted or replaced outside the store. Cheap when nothing changed.
+        full=None: a full stat sweep only if the last one is older than `full_sweep_s`."""
+        counts = {"added": 0, "updated": 0, "removed": 0, "bad": 0}
+        with self.lock:
+            conn = self.conn
+            if full is None:
+                last = self._meta("last_full_sync")
+                full = last is None or time.time() - float(last) > self.full_sweep_s
+            stored = dict(conn.execute("SELECT dir, mtime FROM dirs"))
+            years = {}
+            if self.episodic.is_dir():
+                with os.scandir(self.episodic) as it:
+                    for e in it:
+                        if YEAR_RE.match(e.name) and e.is_dir(follow_symlinks=False):
+                            years[e.name] = e.stat().st_mtime_ns
+            todo = [(d, m) for d, m in sorted(years.items()) if full or stored.get(d) != m]
+            gone = [d for d in stored if d not in years]
+            for d in gone:
+                with self._tx() as c:
+                    for (rid,) in c.execute("SELECT rid FROM docs WHERE dir=?", (d,)).fetchall():
+                        _drop(c, rid)
+                        counts["removed"] += 1
+                    c.execute("DELETE FROM bad WHERE dir=?", (d,))
+                    c.execute("DELETE FROM dirs WHERE dir=?", (d,))
+            for d, mtime in todo:
+                self._scan_dir(d, mtime, full, counts)
+            if full:
+                self._set_meta("last_full_sync", str(time.time()))
+        return counts
+
+    def _scan_dir(self, dirname: str, dir_mtime: int, full: bool, counts: dict) -> None:
+        folder = self.episodic / dirname
+        seen: dict[str, tuple[int, int, int]] = {}
+        try:
+            with os.scandir(folder) as it:
+                for e in it:
+                    if e.name.endswith(".json") and not e.name.startswith("."):
+                        if full:
+                            st = e.stat(follow_symlinks=False)
+                            seen[e.name] = (e.inode(), st.st_mtime_ns, st.st_size)
+                        else:
+                            seen[e.name] = (e.inode(), -1, -1)
+        except FileNotFoundError:
+            seen = {}
+        conn = self.conn
+        known = {n: (rid, ino, m, s) for rid, n, ino, m, s in conn.execute(
+            "SELECT rid, name, ino, mtime, size FROM docs WHERE dir=?", (dirname,))}
+        bad = {n: (ino, m, s) for n, ino, m, s in conn.execute(
+            "SELECT name, ino, mtime, size FROM bad WHERE dir=?", (dirname,))}
+        changed = []
+        for name, (ino, m, s) in seen.items():
+            old = known.get(name) or ((None,) + bad[name] if name in bad else None)
+            if old is None or old[1] != ino or (full and (old[2], old[3]) != (m, s)):
+                changed.append(name)
+        removed = [known[n][0] for n in known if n not in seen]
+        loaded = []
+        for name in changed:
+            path = folder / name
+            try:
+                st = path.stat()
+                record = load_record(path) if MEMORY_ID_RE.match(name[:-5]) else None
+                if record is None:
+                    raise BadRecord("file name is not a memory id (evt-YYYYMMDD-HHMMSS-slug.json)")
+                loaded.append((name, st, record, None))
+            except FileNotFoundError:
+                if name in known:
+                    removed.append(known[name][0])
+            except BadRecord as exc:
+                loaded.append((name, st, None, str(exc)))
+        racy = time.time_ns() - dir_mtime < RACY_NS
+        with self._tx() as conn:
+            for rid in removed:
+                _drop(conn, rid)
+                counts["removed"] += 1
+            conn.execute("DELETE FROM bad WHERE dir=? AND name NOT IN (SELECT value FROM json_each(?))",
+                         (dirname, json.dumps(list(seen))))
+            for name, st, record, reason in loaded:
+                if record is None:
+                    row = conn.execute("SELECT rid FROM docs WHERE dir=? AND name=?",
+                                       (dirname, name)).fetchone()
+                    if row:
+                        _drop(conn, row[0])
+                    conn.execute("INSERT OR REPLACE INTO bad VALUES (?,?,?,?,?,?)",
+                                 (dirname, name, st.st_ino, st.st_mtime_ns, st.st_size, reason))
+                    counts["bad"] += 1
+                else:
+                    counts["updated" if name in known else "added"] += 1
+                    _put(conn, dirname, name, st, record)
+            conn.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)",
+                         (dirname, -1 if racy else dir_mtime))
+
+    def rebuild(self) -> dict:
+        """Forget everything and re-read every file, in one transaction (readers see the old index
+        until the new one is complete)."""
+        started = time.monotonic()
+        with self.lock, self._tx() as conn:
+            for table in ("docs", "doc_tags", "fts", "dirs", "bad", "vecs"):
+                conn.execute(f"DELETE FROM {table}")
+            counts = self.sync(full=True)
+            self._set_meta("last_rebuild", clock.iso())
+        counts["seconds"] = round(time.monotonic() - started, 3)
+        return counts
+
+    # ------------------------------------------------------------------ reads
+    def status(self) -> dict:
+        with self.lock:
+            conn = self.conn
+            docs = conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+            bad = [{"path": f"{d}/{n}", "reason": r}
+                   for d, n, r in conn.execute("SELECT dir, name, reason FROM bad ORDER BY dir, name")]
+            vecs = conn.execute("SELECT count(*) FROM vecs").fetchone()[0]
+            size = sum(p.stat().st_size for p in self.path.parent.glob(DB_NAME + "*") if p.is_file())
+            return {"path": str(self.path), "memories": docs, "corrupt": bad, "embedded": vecs,
+                    "embedding_model": self._meta("vec_model"), "bytes": size,
+                    "last_rebuild": self._meta("last_rebuild"),
+                    "last_full_sync": _iso_or_none(self._meta("last_full_sync")),
+                    "schema": SCHEMA_VERSION}
+
+    def count(self) -> int:
+        with self.lock:
+            return self.conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    def locate(self, memory_id: str) -> Path | None:
+        with self.lock:
+            row = self.conn.execute("SELECT dir, name FROM docs WHERE id=? ORDER BY dir LIMIT 1",
+                                    (memory_id,)).fetchone()
+        return self.episodic / row[0] / row[1] if row else None
+
+    def select(self, *, after=None, before=None, type=None, tag=None, limit=None,
+               newest_first=True) -> list[tuple[str, Path]]:
+        """(id, path) of memories matching the filters, by time (after/before: see filters.py)."""
+        from .filters import time_clause
+
+        where, args = [], []
+        if type:
+            where.append("d.type=?")
+            args.append(type)
+        if tag:
+            where.append("d.rid IN (SELECT rid FROM doc_tags WHERE tag=?)")
+            args.append(tag)
+        for clause, value in (time_clause(">=", after), time_clause("<", before)):
+            if clause:
+                where.append(clause)
+                args.append(value)
+        sql = "SELECT d.id, d.dir, d.name FROM docs d"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "DESC" if newest_first else "ASC"
+        sql += f" ORDER BY d.ts {order}, d.id {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self.lock:
+            rows = self.conn.execute(sql, args).fetchall()
+        return [(i, self.episodic / d / n) for i, d, n in rows]
+
+    def file_state(self, rid: int) -> tuple[Path, int, int, int] | None:
+        row = self.conn.execute("SELECT dir, name, ino, mtime, size FROM docs WHERE rid=?",
+                                (rid,)).fetchone()
+        return (self.episodic / row[0] / row[1], row[2], row[3], row[4]) if row else None
+
+    def refresh_file(self, dirname: str, name: str) -> None:
+        """Re-read one file (a search hit found it changed or gone)."""
+        counts = {"added": 0, "updated": 0, "removed": 0, "bad": 0}
+        with self.lock:
+            conn = self.conn
+            path = self.episodic / dirname / name
+            try:
+                st = path.stat()
+                record = load_record(path)
+            except FileNotFoundError:
+                with self._tx() as c:
+                    for (rid,) in c.execute("SELECT rid FROM docs WHERE dir=? AND name=?",
+                                            (dirname, name)).fetchall():
+                        _drop(c, rid)
+                return
+            except BadRecord:
+                self._scan_dir(dirname, -1, True, counts)
+                return
+            with self._tx(conn) as c:
+                _put(c, dirname, name, st, record)
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
+def _put(conn: sqlite3.Connection, dirname: str, name: str, st: os.stat_result, record: dict) -> None:
+    f = doc_fields(name[:-5], record, st)
+    row = conn.execute("SELECT rid FROM docs WHERE dir=? AND name=?", (dirname, name)).fetchone()
+    values = (name[:-5], st.st_ino, st.st_mtime_ns, st.st_size, f["ts"], f["day"], f["timestamp"],
+              f["type"], json.dumps(f["tags"], ensure_ascii=False))
+    if row:
+        rid = row[0]
+        conn.execute("DELETE FROM fts WHERE rowid=?", (rid,))
+        conn.execute("DELETE FROM doc_tags WHERE rid=?", (rid,))
+        conn.execute("DELETE FROM vecs WHERE rid=?", (rid,))
+        conn.execute("UPDATE docs SET id=?, ino=?, mtime=?, size=?, ts=?, day=?, timestamp=?, "
+                     "type=?, tags=? WHERE rid=?", (*values, rid))
+    else:
+        rid = conn.execute("INSERT INTO docs(id, ino, mtime, size, ts, day, timestamp, type, tags, "
+                           "dir, name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           (*values, dirname, name)).lastrowid
+    conn.execute("INSERT INTO fts(rowid, content, response, tags, entities) VALUES (?,?,?,?,?)",
+                 (rid, f["content"], f["response"], " ".join(f["tags"]), " ".join(f["entities"])))
+    if f["tags"]:
+        conn.executemany("INSERT OR IGNORE INTO doc_tags(tag, rid) VALUES (?, ?)",
+                         [(t, rid) for t in f["tags"]])
+    conn.execute("DELETE FROM bad WHERE dir=? AND name=?", (dirname, name))
+    conn.execute("INSERT OR IGNORE INTO dirs VALUES (?, -1)", (dirname,))
+
+
+def _drop(conn: sqlite3.Connection, rid: int) -> None:
+    for sql in ("DELETE FROM fts WHERE rowid=?", "DELETE FROM doc_tags WHERE rid=?",
+                "DELETE FROM vecs WHERE rid=?", "DELETE FROM docs WHERE rid=?"):
+        conn.execute(sql, (rid,))
+
+
+def _iso_or_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from datetime import datetime
+
+    return datetime.fromtimestamp(float(value)).astimezone().isoformat(timespec="seconds")

@@ -1,0 +1,79 @@
+"""The small protocol between the chat pane and whatever answers (core chat or operator).
+
+Why: the pane must not know the LLM plumbing. A backend is any object with
+`stream(prompt, *, history, yolo) -> AsyncIterator[ChatEvent]`; the adapter in chat_backend.py
+turns the core's chat/operator events into these. No Textual imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Protocol, Union
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A fragment of the assistant's Markdown answer."""
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCalled:
+    """The operator called a skill."""
+    call_id: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolReturned:
+    """A skill call finished (ok) or failed/was denied (not ok)."""
+    call_id: str
+    name: str
+    ok: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """The operator paused: a person must approve or reject queue item `approval_id`."""
+    approval_id: str
+    skill: str
+    args: dict[str, Any] = field(default_factory=dict)
+    risk: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Side information (model used, step budget...) shown dimmed."""
+    text: str
+
+
+ChatEvent = Union[TextDelta, ToolCalled, ToolReturned, ApprovalRequested, Notice]
+
+
+class ChatBackend(Protocol):
+    def stream(self, prompt: str, *, history: list[dict[str, str]],
+               yolo: bool) -> AsyncIterator[ChatEvent]:
+        ...
+
+
+class ScriptedBackend:
+    """Replays a fixed list of events (demo mode and widget tests of cancel/restore).
+
+    `delay` seconds pass between events so a test can cancel mid-stream.
+    """
+
+    def __init__(self, events: list[ChatEvent], delay: float = 0.0):
+        self.events = list(events)
+        self.delay = delay
+        self.prompts: list[str] = []
+
+    async def stream(self, prompt: str, *, history: list[dict[str, str]], yolo: bool):
+        import asyncio
+
+        self.prompts.append(prompt)
+        for event in self.events:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield event
