@@ -79,11 +79,14 @@ LORA_EVALUATED = "lora_adapter_evaluated"
 LORA_ADAPTER_ACTIVATED = "lora_adapter_activated"
 LORA_ADAPTER_DEACTIVATED = "lora_adapter_deactivated"
 LORA_PIPELINE_SKIPPED = "lora_pipeline_skipped"
+LORA_ACTIVATION_FORCED = "lora_adapter_activation_forced"
 
 # remote training
 POD_CREATED = "runpod_pod_created"
 POD_TERMINATED = "runpod_pod_terminated"
 POD_TERMINATE_FAILED = "runpod_pod_terminate_failed"
+POD_HOST_KEY_PINNED = "runpod_host_key_pinned"
+POD_REAPED = "runpod_pod_reaped"
 
 # api
 API_REQUEST = "api_request"

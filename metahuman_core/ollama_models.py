@@ -11,6 +11,7 @@ no shelling out to `ollama create`.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable
@@ -28,8 +29,11 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 def _backend(target) -> OllamaBackend:
     if isinstance(target, OllamaBackend):
         return target
-    if isinstance(target, str) or target is None:
-        return OllamaBackend(target, host_source="argument" if target else "default")
+    if target is None:
+        env = os.environ.get("OLLAMA_HOST")
+        return OllamaBackend(env, host_source="$OLLAMA_HOST" if env else "the default host")
+    if isinstance(target, str):
+        return OllamaBackend(target, host_source="argument")
     from .llm.factory import resolve_host
 
     host, source = resolve_host(target)

@@ -212,8 +212,8 @@ class Sandbox:
                 raise
         finally:
             os.close(pfd)
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
+        try:
+            st = os.fstat(fd)
             if stat.S_ISDIR(st.st_mode):
                 raise MHError(f"{shown} is a folder; use fs_list")
             if not stat.S_ISREG(st.st_mode):
@@ -223,6 +223,10 @@ class Sandbox:
                                        "hard links inside out/ are refused")
             if st.st_size > max_bytes:
                 raise MHError(f"{shown} is too large to read ({st.st_size} bytes, limit {max_bytes})")
+        except BaseException:
+            os.close(fd)
+            raise
+        with os.fdopen(fd, "rb") as fh:
             data = fh.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise MHError(f"{shown} is too large to read (limit {max_bytes} bytes)")
@@ -262,6 +266,13 @@ class Sandbox:
         finally:
             os.close(pfd)
         return {"path": shown, "size": len(data), "created": not existed}
+
+    def mkdir(self, path: str) -> dict:
+        """Create a folder (and its parents) under out/; an existing folder is fine."""
+        parts = self.resolve_write(path, verb="create")
+        existed = os.path.lexists(self.root.joinpath(*parts))
+        os.close(self._open_dirs(parts, create=True))
+        return {"path": "/".join(parts), "created": not existed}
 
     def _check_target(self, pfd: int, name: str, shown: str, overwrite: bool) -> bool:
         try:
@@ -321,11 +332,13 @@ class Sandbox:
         """Entries under a readable folder whose name matches `pattern`, each re-checked."""
         base = check_text(path)
         rel = self.resolve_read(path)
-        pat = _check_pattern(pattern)
+        pat = check_pattern(pattern)
         if pat.startswith("**/"):
             pat, recursive = pat[3:], True
         real = self.root.joinpath(*rel)
-        if not os.path.isdir(real) or os.path.islink(real):
+        if os.path.isfile(real):
+            raise MHError(f"{'/'.join(base)} is a file; use fs_read")
+        if not os.path.isdir(real):
             raise NotFound(f"{'/'.join(base) or '.'}: no such folder")
         entries: list[dict] = []
         hidden = visits = 0
@@ -369,7 +382,7 @@ class Sandbox:
                 "hidden": hidden}
 
 
-def _check_pattern(pattern: object) -> str:
+def check_pattern(pattern: object) -> str:
     if not isinstance(pattern, str) or not pattern:
         raise SandboxViolation("pattern must be a non-empty glob such as *.md")
     if "\x00" in pattern or pattern.startswith("/") or ".." in pattern.split("/"):

@@ -41,7 +41,7 @@ class TrainerConfig:
     backend: str = "auto"                    # auto | peft | unsloth
     load_in_4bit: bool = True                # unsloth on CUDA only
     eval_every_steps: int | None = None      # default: twice per epoch
-    early_stopping_patience: int = 2
+    early_stopping_patience: int = 3
     eval_max_new_tokens: int = 48
     eval_samples: int = 3
     eval_max_loss_delta: float = 0.0         # pass: adapter loss − base loss < this

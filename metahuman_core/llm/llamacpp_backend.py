@@ -11,6 +11,7 @@ Two pitfalls from reference/smollm2-trial.md are handled here:
 
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -54,11 +55,24 @@ def _no_extra_bufts(llama_cpp) -> None:
         llama_cpp.llama_model_default_params = patched
 
 
+def close_all() -> None:
+    """Free loaded models while llama_cpp is still importable (its __del__ fails at exit)."""
+    with _LOCK:
+        while _MODELS:
+            _, llm = _MODELS.popitem()
+            try:
+                llm.close()
+            except Exception:  # pragma: no cover - best effort at shutdown
+                pass
+
+
 def load(path: Path, n_ctx: int = 4096):
     llama_cpp = _import()
     key = (str(path), n_ctx)
     with _LOCK:
         if key not in _MODELS:
+            if not _MODELS:
+                atexit.register(close_all)
             _no_extra_bufts(llama_cpp)
             import os
 

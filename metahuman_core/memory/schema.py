@@ -22,8 +22,8 @@ MAX_CONTENT = 1_000_000
 MAX_LABEL = 100
 
 
-def _fail(field: str, msg: str, hint: str | None = None):
-    raise ValidationFailed(f"memory field '{field}': {msg}", hint=hint)
+def _fail(field: str, msg: str, hint: str | None = None, kind: str = "memory"):
+    raise ValidationFailed(f"{kind} field '{field}': {msg}", hint=hint)
 
 
 def check_content(value: Any, field: str = "content") -> str:
@@ -43,22 +43,23 @@ def check_type(value: Any) -> str:
     return value
 
 
-def check_labels(values: Any, field: str) -> list[str]:
+def check_labels(values: Any, field: str, kind: str = "memory") -> list[str]:
     """Tags and entities: non-empty one-line strings, stripped, duplicates dropped, order kept."""
     if values is None:
         return []
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, (list, tuple, set, frozenset)):
-        _fail(field, f"expected a list of strings, got {type(values).__name__}")
+        _fail(field, f"expected a list of strings, got {type(values).__name__}", kind=kind)
     out: list[str] = []
     seen: set[str] = set()
     for v in values:
         if not isinstance(v, str):
-            _fail(field, f"expected strings, got {type(v).__name__} {v!r}")
+            _fail(field, f"expected strings, got {type(v).__name__} {v!r}", kind=kind)
         v = v.strip()
         if not v or "\n" in v or len(v) > MAX_LABEL:
-            _fail(field, f"invalid value {v!r}", hint=f"one line, 1..{MAX_LABEL} characters")
+            _fail(field, f"invalid value {v!r}", hint=f"one line, 1..{MAX_LABEL} characters",
+                  kind=kind)
         if v.lower() not in seen:
             seen.add(v.lower())
             out.append(v)

@@ -76,9 +76,13 @@ class Index:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn = conn
             if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                self._create_schema(conn)
+                try:
+                    self._create_schema(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+            self._conn = conn
         return self._conn
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
@@ -87,7 +91,9 @@ class Index:
                 return  # another process made it while we waited
             for table in _TABLES:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.executescript("SAVEPOINT s;" + _SCHEMA + "RELEASE s;")
+            for statement in _SCHEMA.split(";"):   # not executescript: it would COMMIT early
+                if statement.strip():
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager

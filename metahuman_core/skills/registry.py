@@ -109,7 +109,7 @@ def _load() -> None:
 
 
 ORDER = ("fs_list", "fs_read", "git_status", "memory_search", "task_list", "task_find", "fs_write",
-         "web_search", "task_create", "task_update_status", "capture_memory", "fs_delete")
+         "fs_mkdir", "web_search", "task_create", "task_update_status", "capture_memory", "fs_delete")
 
 
 def list_skills() -> list[Skill]:

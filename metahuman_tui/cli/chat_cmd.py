@@ -1,7 +1,363 @@
-"""Placeholder: this command group is being built (see the open issues)."""
+"""`mh chat`, `mh op`, `mh model`: talk to the twin, let it act, choose the model.
+
+Exit codes: 0 ok; 1 failure (no model reachable: the message says how to fix it); 2 usage;
+3 the operator is waiting for an approval (`mh approvals approve ID`, then `mh op --resume RUN`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
 
 import typer
 
+from . import common
+
+REPL_HELP = """commands:
+  /op GOAL            let the operator act (messages that ask for an action go there anyway)
+  /chat TEXT          answer in words only, never act
+  /yolo [on|off]      relax the operator (one trust row up, more steps); never widens the sandbox
+  /trust [LEVEL]      show or set the trust level
+  /approvals          pending approvals;  /approvals approve ID  |  /approvals reject ID REASON
+  /model [NAME]       the active model, or switch the base model
+  /quit               leave (Ctrl-D works too)"""
+
+
+def _print_event(event) -> None:
+    """Operator progress for people (stdout), one line per tool call and observation."""
+    if event.kind == "tool_call":
+        args = json.dumps(event.data.get("args", {}), ensure_ascii=False)
+        common.echo(f"→ {event.data['skill']} {args[:160]}")
+    elif event.kind == "observation":
+        first = (event.data.get("text") or "").splitlines()[0:1]
+        common.echo(f"  {event.data.get('status')}: {(first[0] if first else '')[:160]}")
+    elif event.kind == "approval_pending":
+        common.echo(f"  needs approval {event.data['approval_id']}: {event.data.get('reason')}")
+    elif event.kind == "approval_decided":
+        common.echo(f"  approval {event.data['approval_id']}: {event.data['status']}")
+
+
+def _exit_code(status: str) -> int:
+    return {"done": 0, "waiting_approval": 3}.get(status, 1)
+
+
+def _op_output(result, json_out: bool) -> None:
+    if json_out:
+        common.emit_json(result.to_dict())
+    elif result.status == "done":
+        common.echo(result.answer)
+    else:
+        common.echo(result.summary(), err=result.status != "waiting_approval")
+        if result.hint:
+            common.echo(f"  hint: {result.hint}", err=True)
+    raise typer.Exit(_exit_code(result.status))
+
+
+def _stream_token(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _set_trust(prof, level: str) -> str:
+    from metahuman_core import events
+    from metahuman_core.identity import trust_rank, validate_trust
+
+    validate_trust(level)
+    old = prof.trust()
+    prof.persona.set_trust_level(level)
+    prof.audit.append(events.TRUST_CHANGED, level="warn" if trust_rank(level) > trust_rank(old)
+                      else "info", category="security", actor=common.ACTOR,
+                      details={"from": old, "to": level, "via": "chat"})
+    return old
+
+
+def _use_model(prof, name: str, force: bool = False) -> str:
+    from metahuman_core import events
+    from metahuman_core.active_model import active_model
+    from metahuman_core.llm import LLMError, get_backend
+
+    backend = get_backend(prof)
+    try:
+        present = backend.has_model(name)
+    except LLMError as exc:
+        present = None
+        common.echo(f"warning: could not check the server: {exc.message}", err=True)
+    if present is False and not force:
+        common.fail(f"model {name!r} is not on the server at {backend.host}", 1,
+                    hint=f"ollama pull {name}   (or mh model use {name} --force)")
+    old = prof.config.get("agent").model
+    prof.config.set_value("agent.model", name)
+    prof.audit.append(events.MODEL_CHANGED, actor=common.ACTOR, details={"from": old, "to": name})
+    current = active_model(prof)
+    if current["source"] == "adapter":
+        common.echo(f"note: the active adapter {current['model']!r} still answers; "
+                    "mh adapter deactivate to use the base model", err=True)
+    return old
+
+
+def _model_status(prof) -> dict:
+    from metahuman_core.llm import LLMError, get_backend, resolve_host
+
+    backend = get_backend(prof)
+    from metahuman_core.active_model import active_model
+
+    current = active_model(prof)
+    health = backend.health()
+    out = {**health.to_dict(), "model": current["model"], "source": current["source"],
+           "problem": current.get("problem"), "installed": None, "tools": None}
+    if prof.config.get("agent").backend == "ollama":
+        out["host_source"] = resolve_host(prof)[1]
+    if health.ok:
+        try:
+            out["installed"] = backend.has_model(current["model"])
+            if out["installed"]:
+                out["tools"] = backend.supports_tools(current["model"])
+        except LLMError as exc:
+            out["problem"] = exc.message
+    return out
+
+
+def _repl(yolo: bool) -> None:
+    from metahuman_core.chat import ChatSession
+    from metahuman_core.errors import MHError
+    from metahuman_core.llm import LLMError
+
+    prof = common.profile()
+    status = _model_status(prof)
+    if not status["ok"]:
+        common.fail(status["error"], 1, status.get("hint"))
+    session = ChatSession(prof, actor=common.ACTOR, yolo=yolo)
+    waiting: dict[str, str] = {}  # approval id -> paused run id
+    common.echo(f"mh chat: {status['model']} ({status['backend']} at {status['host']}). "
+                "/help for commands, /quit to leave.")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            common.echo("")
+            return
+        if not line:
+            continue
+        cmd, _, rest = line.partition(" ")
+        rest = rest.strip()
+        try:
+            if cmd in ("/quit", "/exit", "/q"):
+                return
+            if cmd == "/help":
+                common.echo(REPL_HELP)
+            elif cmd == "/yolo":
+                from metahuman_core import events
+
+                new = {"on": True, "off": False}.get(rest.lower(), not session.yolo)
+                session.yolo = new
+                prof.audit.append(events.YOLO_CHANGED, level="warn" if new else "info",
+                                  category="security", actor=common.ACTOR,
+                                  details={"yolo": new, "via": "chat"})
+                common.echo(f"YOLO {'on' if new else 'off'}")
+            elif cmd == "/trust":
+                if rest:
+                    common.echo(f"trust level: {_set_trust(prof, rest)} -> {rest}")
+                else:
+                    common.echo(f"trust level: {prof.trust()}")
+            elif cmd == "/approvals":
+                _repl_approvals(prof, rest, waiting, session)
+            elif cmd == "/model":
+                if rest:
+                    common.echo(f"base model: {_use_model(prof, rest)} -> {rest}")
+                else:
+                    s = _model_status(prof)
+                    common.echo(f"model {s['model']} ({s['source']}) on {s['host']}")
+            else:
+                route = {"/op": "operator", "/chat": "chat"}.get(cmd)
+                text = rest if route else line
+                if route is None and line.startswith("/"):
+                    common.echo(f"unknown command {cmd}; /help lists them")
+                    continue
+                streamed: list[str] = []
+
+                def token(t: str) -> None:
+                    if not streamed:
+                        sys.stdout.write("twin> ")
+                    streamed.append(t)
+                    _stream_token(t)
+
+                reply = session.send(text, route=route, on_token=token, on_event=_print_event)
+                common.echo("")
+                op = reply.operator or {}
+                if op.get("status") == "waiting_approval":
+                    waiting[op["approval_id"]] = op["run_id"]
+                if reply.note:
+                    common.echo(f"note: {reply.note}", err=True)
+        except LLMError as exc:
+            common.echo(f"error: {exc.message}", err=True)
+            if exc.hint:
+                common.echo(f"  hint: {exc.hint}", err=True)
+        except MHError as exc:
+            common.echo(f"error: {exc}", err=True)
+
+
+def _repl_approvals(prof, rest: str, waiting: dict, session) -> None:
+    from metahuman_core.approvals import ApprovalQueue
+    from metahuman_core.operator import resume_operator
+
+    queue = ApprovalQueue(prof)
+    action, _, tail = rest.partition(" ")
+    if not action:
+        items = queue.list("pending")
+        for i in items:
+            common.echo(f"{i['id']}  {i['skill']}  {json.dumps(i.get('args'), ensure_ascii=False)[:80]}")
+        if not items:
+            common.echo("no pending approvals")
+        return
+    approval_id, _, reason = tail.strip().partition(" ")
+    if action == "approve":
+        item = queue.approve(approval_id, by="human")
+    elif action == "reject":
+        item = queue.reject(approval_id, by="human", reason=reason or "rejected in chat")
+    else:
+        common.echo("usage: /approvals [approve ID | reject ID REASON]")
+        return
+    common.echo(f"{item['id']}: {item['status']}")
+    run_id = waiting.pop(approval_id, None)
+    if run_id:
+        result = resume_operator(prof, run_id, llm=session.llm, on_event=_print_event)
+        common.echo(f"twin> {result.summary()}")
+        if result.status == "waiting_approval":
+            waiting[result.approval_id] = result.run_id
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    @app.command("chat")
+    def chat(
+        message: str = typer.Option(None, "--message", "-m", help="Answer this once and exit."),
+        json_out: bool = typer.Option(False, "--json", help="With --message: the reply as JSON."),
+        yolo: bool = typer.Option(False, "--yolo", help="Relax the operator for action requests."),
+        route: str = typer.Option("auto", "--route",
+                                  help="auto (actions go to the operator), chat or operator."),
+        no_save: bool = typer.Option(False, "--no-save", help="Do not save the exchange."),
+    ) -> None:
+        """Talk to your twin (a line REPL), or answer one --message for scripts."""
+        if route not in ("auto", "chat", "operator"):
+            common.fail("--route must be auto, chat or operator", 2)
+        if message is None:
+            if json_out:
+                common.fail("--json needs --message", 2)
+            _repl(yolo)
+            return
+        from metahuman_core.chat import ChatSession
+
+        session = ChatSession(common.profile(), actor=common.ACTOR, yolo=yolo, route=route,
+                              save=not no_save)
+        if json_out:
+            reply = session.send(message)
+            common.emit_json(reply.to_dict())
+        else:
+            reply = session.send(message, on_token=_stream_token, on_event=_print_event)
+            common.echo("")
+            if reply.note:
+                common.echo(f"note: {reply.note}", err=True)
+        op = reply.operator or {}
+        raise typer.Exit(_exit_code(op["status"]) if op else 0)
+
+    @app.command("op")
+    def op(
+        goal: str = typer.Argument(None, help='What to do, e.g. "List all markdown files in docs/".'),
+        yolo: bool = typer.Option(False, "--yolo", help="One trust row up and a bigger step "
+                                                        "budget; never widens the sandbox."),
+        json_out: bool = typer.Option(False, "--json", help="The run result as JSON."),
+        resume: str = typer.Option(None, "--resume", help="Continue a run that waited for an "
+                                                          "approval (RUN id or 'last')."),
+        wait: float = typer.Option(None, "--wait", help="Seconds to wait for an approval before "
+                                                        "pausing (default: operator.approvalWaitSeconds)."),
+        fresh: bool = typer.Option(False, "--fresh", help="Start anew even if a run with the same "
+                                                         "goal waits for an approval."),
+    ) -> None:
+        """Let the operator carry out GOAL with skills, through the approval gate."""
+        from metahuman_core.operator import Operator, find_paused
+
+        prof = common.profile()
+        on_event = None if json_out else _print_event
+        operator = Operator(prof, yolo=yolo, requested_by=common.ACTOR, on_event=on_event,
+                            approval_wait=wait)
+        if resume:
+            _op_output(operator.resume(resume), json_out)
+        if not goal:
+            common.fail("give a GOAL or --resume RUN", 2)
+        paused = None if fresh else find_paused(prof, goal)
+        if paused:
+            if not json_out:
+                common.echo(f"resuming {paused} (same goal, was waiting for an approval; "
+                            "--fresh starts anew)", err=True)
+            _op_output(operator.resume(paused), json_out)
+        _op_output(operator.run(goal), json_out)
+
+    model = typer.Typer(help="The language model: status, installed models, switch.",
+                        invoke_without_command=True)
+    app.add_typer(model, name="model")
+
+    def _status(json_out: bool) -> None:
+        prof = common.profile()
+        s = _model_status(prof)
+        if json_out:
+            common.emit_json(s)
+        else:
+            where = f" ({s['host_source']})" if s.get("host_source") else ""
+            common.echo(f"backend   {s['backend']} at {s['host']}{where}")
+            common.echo(f"server    {'up, version ' + str(s['version']) if s['ok'] else 'DOWN'}")
+            common.echo(f"model     {s['model']} ({s['source']})"
+                        + ("" if s["installed"] is None else
+                           "  installed" if s["installed"] else "  NOT INSTALLED"))
+            if s["tools"] is not None:
+                common.echo(f"tools     {'native tool calls' if s['tools'] else 'JSON-in-text fallback'}")
+            for key in ("error", "problem"):
+                if s.get(key):
+                    common.echo(f"{key:9} {s[key]}")
+            if s.get("hint") and not s["ok"]:
+                common.echo(f"hint      {s['hint']}")
+            elif s["installed"] is False:
+                common.echo(f"hint      ollama pull {s['model']}")
+        raise typer.Exit(0 if s["ok"] and s["installed"] is not False else 1)
+
+    @model.callback()
+    def model_main(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+        """Without a subcommand: the status (backend, host, active model)."""
+        if ctx.invoked_subcommand is None:
+            _status(json_out)
+
+    @model.command("status")
+    def status(json_out: bool = typer.Option(False, "--json")) -> None:
+        """Backend, host, server version, active model and whether it is installed."""
+        _status(json_out)
+
+    @model.command("list")
+    def list_cmd(json_out: bool = typer.Option(False, "--json")) -> None:
+        """Models the server has; * marks the active one."""
+        from metahuman_core.active_model import active_model
+        from metahuman_core.llm import get_backend
+        from metahuman_core.llm.base import same_model
+
+        prof = common.profile()
+        models = get_backend(prof).list_models()
+        active = active_model(prof)["model"]
+        if json_out:
+            common.emit_json([{**m.to_dict(), "active": same_model(m.name, active)} for m in models])
+            return
+        if not models:
+            common.echo("no models on the server; e.g. ollama pull qwen3:1.7b")
+            return
+        common.echo(common.table(
+            [["*" if same_model(m.name, active) else "", m.name, m.parameter_size,
+              m.quantization, m.size] for m in models],
+            ["", "model", "params", "quant", "size"]))
+
+    @model.command("use")
+    def use(name: str = typer.Argument(..., help="Model name, e.g. qwen3:1.7b."),
+            force: bool = typer.Option(False, "--force", help="Set it even if the server lacks it."),
+            json_out: bool = typer.Option(False, "--json")) -> None:
+        """Make NAME the base model (etc/agent.json `model`; audited)."""
+        prof = common.profile()
+        old = _use_model(prof, name, force)
+        if json_out:
+            common.emit_json({"model": name, "previous": old})
+        else:
+            common.echo(f"base model: {old} -> {name}")

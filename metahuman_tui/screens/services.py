@@ -107,6 +107,10 @@ class Services:
     def memory(self):
         return self._once("memory", lambda: _load("metahuman_core.memory", "MemoryStore")(self.profile))
 
+    def memory_index(self):
+        """The derived search index (lists 100k ids by time without reading the files)."""
+        return _load("metahuman_core.search", "index_for")(self.profile)
+
     def search(self, query: str, **kw) -> list:
         return _load("metahuman_core.search", "search")(self.profile, query, **kw)
 

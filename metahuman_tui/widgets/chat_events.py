@@ -44,12 +44,21 @@ class ApprovalRequested:
 
 
 @dataclass(frozen=True)
+class ApprovalSettled:
+    """The approval was decided (here, in another pane, or by another process)."""
+    approval_id: str
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Notice:
     """Side information (model used, step budget...) shown dimmed."""
     text: str
 
 
-ChatEvent = Union[TextDelta, ToolCalled, ToolReturned, ApprovalRequested, Notice]
+ChatEvent = Union[TextDelta, ToolCalled, ToolReturned, ApprovalRequested, ApprovalSettled,
+                  Notice]
 
 
 class ChatBackend(Protocol):

@@ -1,0 +1,29 @@
+"""ingestor: one pass over memory/inbox/ through the memory package's process_inbox().
+
+The seed runs `mh agent run ingestor` as a batch import that returns to the prompt, so one pass
+is the default; `--interval S` keeps watching the inbox. All the file rules (formats, _failed/,
+idempotence by content hash, never-overwriting archive names) live in memory.inbox.
+"""
+
+from __future__ import annotations
+
+from .runner import Agent, Context, CycleResult
+
+
+class Ingestor(Agent):
+    name = "ingestor"
+    description = "imports memory/inbox/ files"
+    default_interval = 30.0
+    one_shot = True
+
+    def cycle(self, ctx: Context) -> CycleResult:
+        from ..memory.inbox import process_inbox
+
+        report = process_inbox(ctx.profile, actor=self.name, stop=ctx.stopping) or {}
+        counts = {k: (len(v) if isinstance(v, (list, tuple)) else v) for k, v in report.items()
+                  if isinstance(v, (int, float, list, tuple)) and not isinstance(v, bool)}
+        failed = counts.get("failed", 0)
+        if failed:
+            ctx.log.warn(f"{failed} inbox file(s) moved to memory/inbox/_failed/ (see the "
+                         ".error.txt beside each)")
+        return CycleResult("ok", counts)

@@ -1,0 +1,120 @@
+"""Paragraph-aware chunking of text and markdown for the inbox (the original cut every 2000
+characters, mid-word and mid-sentence).
+
+Paragraphs (blank-line separated) are packed into chunks of about TARGET characters; a markdown
+heading starts a new chunk; a fenced code block is never split at its blank lines; a paragraph
+longer than MAX is cut at sentence ends, then at spaces, and only a single word longer than MAX
+is ever cut mid-word.
+"""
+
+from __future__ import annotations
+
+import re
+
+TARGET = 1200
+MAX = 2000
+_SENTENCE_END = re.compile(r"(?<=[.!?…。])\s+")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line separated blocks; fenced code stays whole; a heading line starts a block."""
+    blocks: list[str] = []
+    cur: list[str] = []
+    fence: str | None = None
+    for line in normalise(text).split("\n"):
+        m = _FENCE.match(line)
+        if fence is not None:
+            cur.append(line)
+            if m and m.group(1) == fence:
+                fence = None
+            continue
+        if m:
+            fence = m.group(1)
+            cur.append(line)
+            continue
+        if not line.strip():
+            if cur:
+                blocks.append("\n".join(cur))
+                cur = []
+            continue
+        if _HEADING.match(line) and cur:
+            blocks.append("\n".join(cur))
+            cur = []
+        cur.append(line)
+    if cur:
+        blocks.append("\n".join(cur))
+    return [b.strip("\n") for b in blocks if b.strip()]
+
+
+def _split_long(block: str, max_chars: int) -> list[str]:
+    """Cut an over-long paragraph at sentence ends, then at spaces, then (only for one huge word)
+    anywhere."""
+    out: list[str] = []
+    cur = ""
+    for sentence in _SENTENCE_END.split(block):
+        pieces = [sentence] if len(sentence) <= max_chars else _split_words(sentence, max_chars)
+        for piece in pieces:
+            joined = f"{cur} {piece}" if cur else piece
+            if len(joined) <= max_chars:
+                cur = joined
+            else:
+                if cur:
+                    out.append(cur)
+                cur = piece
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _split_words(text: str, max_chars: int) -> list[str]:
+    out: list[str] = []
+    cur = ""
+    for word in text.split():
+        while len(word) > max_chars:
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(word[:max_chars])
+            word = word[max_chars:]
+        joined = f"{cur} {word}" if cur else word
+        if len(joined) <= max_chars:
+            cur = joined
+        else:
+            out.append(cur)
+            cur = word
+    if cur:
+        out.append(cur)
+    return out
+
+
+def chunk_text(text: str, target: int = TARGET, max_chars: int = MAX) -> list[str]:
+    """Chunks of whole paragraphs, each at most `max_chars` long, none empty."""
+    if target > max_chars:
+        target = max_chars
+    pieces: list[tuple[str, bool]] = []
+    for block in paragraphs(text):
+        heading = bool(_HEADING.match(block))
+        if len(block) <= max_chars:
+            pieces.append((block, heading))
+        else:
+            parts = _split_long(block, max_chars)
+            pieces += [(p, heading and i == 0) for i, p in enumerate(parts)]
+    chunks: list[str] = []
+    cur: list[str] = []
+    size = 0
+    for piece, heading in pieces:
+        extra = len(piece) + (2 if cur else 0)
+        if cur and (heading or size + extra > target):
+            chunks.append("\n\n".join(cur))
+            cur, size, extra = [], 0, len(piece)
+        cur.append(piece)
+        size += extra
+    if cur:
+        chunks.append("\n\n".join(cur))
+    return [c for c in (c.strip() for c in chunks) if c]

@@ -1,0 +1,419 @@
+"""The operator: a ReAct loop on native tool calls, every step through the skill gate (DESIGN §8).
+
+    model → tool call → skills.execute(actor="operator") → observation → model → … → answer
+
+Budgets come from etc/operator.json (maxSteps, yoloMaxSteps, maxSeconds); a step is one tool call.
+The same call (tool + arguments) a second time is not run again: the model is told to use the
+result it has; a third time stops the run (loop). Models without tool support get a JSON-in-text
+protocol instead (operator_protocol). A call the gate queues pauses the run: it waits up to
+`approvalWaitSeconds` (the TUI passes its own wait), and otherwise ends "waiting for approval <id>"
+with a run record in logs/operator/<run-id>.json; `mh op --resume RUN` (or re-running the same
+goal) continues from the decision. A rejection's reason becomes the planner's observation.
+Every start, step, pause and finish is audited.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from . import activity, clock, events
+from .errors import MHError, NotFound, ValidationFailed
+from .llm.base import (LLMError, LLMUnavailable, Message, ModelMissing, ToolCall,
+                       ToolsUnsupported)
+from .llm.factory import LLM
+from .operator_protocol import (approval_observation, canonical_name, fuzzy_task_id,
+                                outcome_observation, parse_text_action, repair_args, shingles,
+                                strip_think, system_prompt)
+from .storage import atomic_write_json, exclusive_create_json, read_json
+
+RUN_ID_RE = re.compile(r"^op-\d{8}-\d{6}(-\d{1,6})?$")
+FINISHED = ("done", "failed", "loop_detected", "step_budget", "time_budget", "cancelled")
+
+
+@dataclass
+class OperatorEvent:
+    kind: str  # started resumed tool_call observation approval_pending approval_decided answer finished
+    step: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OperatorResult:
+    run_id: str
+    goal: str
+    status: str  # done waiting_approval failed loop_detected step_budget time_budget cancelled
+    answer: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    model: str | None = None
+    yolo: bool = False
+    approval_id: str | None = None
+    error: str | None = None
+    hint: str | None = None
+    error_kind: str | None = None  # unavailable | model_missing | llm (status "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """What a person reads: the answer, or why there is none."""
+        if self.status == "done":
+            return self.answer or "(done, no answer)"
+        if self.status == "waiting_approval":
+            pending = self.steps[-1] if self.steps else {}
+            return (f"waiting for approval {self.approval_id} ({pending.get('skill')} "
+                    f"{json.dumps(pending.get('args', {}), ensure_ascii=False)[:120]}). Approve: "
+                    f"mh approvals approve {self.approval_id}, then mh op --resume {self.run_id}")
+        labels = {"loop_detected": "stopped: the same call kept repeating",
+                  "step_budget": "stopped: step budget used up",
+                  "time_budget": "stopped: time budget used up",
+                  "cancelled": "cancelled", "failed": f"failed: {self.error}"}
+        done = ", ".join(f"{s['skill']} {s['status']}" for s in self.steps) or "no steps"
+        return f"{labels.get(self.status, self.status)} ({done})"
+
+
+def runs_dir(profile):
+    return profile.home.logs / "operator"
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise ValidationFailed(f"invalid operator run id {run_id!r}",
+                               hint="e.g. op-20251019-160000 (see logs/operator/)")
+    return run_id
+
+
+def load_run(profile, run_id: str) -> dict[str, Any]:
+    if run_id == "last":
+        runs = sorted(runs_dir(profile).glob("op-*.json"))
+        if not runs:
+            raise NotFound("no operator runs yet", hint='mh op "your goal"')
+        run_id = runs[-1].stem
+    path = runs_dir(profile) / f"{validate_run_id(run_id)}.json"
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise NotFound(f"no operator run {run_id} ({path})") from None
+
+
+def find_paused(profile, goal: str) -> str | None:
+    """Newest run paused on an approval for exactly this goal, if any."""
+    for path in sorted(runs_dir(profile).glob("op-*.json"), reverse=True)[:50]:
+        try:
+            rec = read_json(path)
+        except (MHError, OSError):
+            continue
+        if rec.get("status") == "waiting_approval" and rec.get("goal") == goal.strip():
+            return rec["id"]
+    return None
+
+
+class Operator:
+    def __init__(self, profile, *, llm: LLM | None = None, yolo: bool = False,
+                 requested_by: str = "cli", on_event: Callable[[OperatorEvent], None] | None = None,
+                 approval_wait: float | None = None, cancel: threading.Event | None = None):
+        self.profile = profile
+        self.llm = llm or LLM(profile)
+        self.yolo = bool(yolo)
+        self.requested_by = requested_by
+        self.on_event = on_event
+        self.cancel = cancel or threading.Event()
+        cfg = profile.config.get("operator")
+        self.max_steps = cfg.yoloMaxSteps if self.yolo else cfg.maxSteps
+        self.max_seconds = cfg.maxSeconds
+        self.approval_wait = cfg.approvalWaitSeconds if approval_wait is None else approval_wait
+        self.rec: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ entry points
+    def run(self, goal: str) -> OperatorResult:
+        goal = (goal or "").strip()
+        if not goal:
+            raise ValidationFailed("the operator needs a goal", hint='mh op "List all markdown files in docs/"')
+        now = clock.now()
+        self.rec = {"id": "", "goal": goal, "status": "running", "yolo": self.yolo,
+                    "requested_by": self.requested_by, "created_at": now.isoformat(timespec="seconds"),
+                    "updated_at": None, "model": None, "protocol": "tools", "steps": [],
+                    "messages": [], "seen": {}, "pending": None, "answer": "", "error": None}
+        path = exclusive_create_json(runs_dir(self.profile), f"op-{now:%Y%m%d-%H%M%S}", self.rec)
+        self.rec["id"] = path.stem
+        self.rec["messages"] = [Message("user", goal).to_dict()]
+        activity.touch(self.profile, "operator")
+        self._audit(events.OPERATOR_STARTED, {"run_id": self.rec["id"], "goal": goal,
+                                              "yolo": self.yolo, "trust": self.profile.trust(),
+                                              "max_steps": self.max_steps,
+                                              "requested_by": self.requested_by})
+        self._emit("started", {"run_id": self.rec["id"], "goal": goal})
+        return self._loop()
+
+    def resume(self, run_id: str) -> OperatorResult:
+        self.rec = load_run(self.profile, run_id)
+        if self.rec.get("status") in FINISHED:
+            return self._result()
+        if self.rec.get("status") != "waiting_approval":
+            raise ValidationFailed(f"run {self.rec['id']} is {self.rec.get('status')}; only a "
+                                   "run waiting for approval can be resumed")
+        self.yolo = bool(self.rec.get("yolo"))
+        cfg = self.profile.config.get("operator")
+        self.max_steps = cfg.yoloMaxSteps if self.yolo else cfg.maxSteps
+        self._emit("resumed", {"run_id": self.rec["id"]})
+        return self._loop()
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self) -> OperatorResult:
+        started = time.monotonic()
+        skills, known = self._skills()
+        while True:
+            if self.rec.get("pending"):
+                if not self._settle_pending():
+                    return self._pause()
+                if self.rec["status"] in FINISHED:
+                    return self._finish()
+                continue
+            if self.cancel.is_set():
+                return self._finish("cancelled")
+            if len(self.rec["steps"]) >= self.max_steps:
+                return self._finish("step_budget", error=f"used all {self.max_steps} steps")
+            if time.monotonic() - started > self.max_seconds:
+                return self._finish("time_budget", error=f"over {self.max_seconds:g} s")
+            try:
+                reply = self._ask(skills)
+            except ToolsUnsupported:
+                self.rec["protocol"] = "json"
+                continue
+            except LLMError as exc:
+                self.rec["error_kind"] = ("unavailable" if isinstance(exc, LLMUnavailable) else
+                                          "model_missing" if isinstance(exc, ModelMissing) else "llm")
+                return self._finish("failed", error=exc.message, hint=exc.hint)
+            calls = reply.tool_calls
+            answer = None
+            if not calls:
+                calls, answer = parse_text_action(reply.content, known)
+            if not calls:
+                self.rec["messages"].append(Message("assistant", reply.content).to_dict())
+                self.rec["answer"] = answer if answer is not None else strip_think(reply.content)
+                self._emit("answer", {"text": self.rec["answer"]})
+                return self._finish("done")
+            self.rec["messages"].append(Message("assistant", reply.content, calls).to_dict())
+            queue = list(calls)
+            while queue:
+                call = queue.pop(0)
+                if not self._step(call, known, rest=queue):
+                    return self._pause()
+                if self.rec["status"] in FINISHED:
+                    return self._finish()
+
+    def _skills(self) -> tuple[list, set[str]]:
+        from .policy import decide
+        from .skills import list_skills
+
+        trust = self.profile.trust()
+        usable, self._unavailable = [], []
+        for skill in list_skills():
+            verdict = decide(skill, trust, actor="operator", yolo=self.yolo)
+            if verdict.decision == "deny":
+                self._unavailable.append(f"{skill.id} (needs {skill.min_trust})")
+            else:
+                usable.append(skill)
+        return usable, {s.id for s in usable}
+
+    def _ask(self, skills):
+        protocol = self.rec.get("protocol", "tools")
+        name = self.profile.persona.summary().get("name") or "the person"
+        sys_text = system_prompt(name, self.profile.trust(), self.yolo,
+                                 clock.now().strftime("%Y-%m-%d"), skills, self._unavailable,
+                                 protocol)
+        history = [Message.from_dict(m) for m in self.rec["messages"]]
+        if protocol == "json":
+            history = [_as_text(m) for m in history]
+        tools = [s.tool_spec() for s in skills] if protocol == "tools" and skills else None
+        reply = self.llm.chat([Message("system", sys_text), *history], tools=tools)
+        self.rec["model"] = self.llm.last_model
+        return reply
+
+    def _step(self, call: ToolCall, known: set[str], rest: list[ToolCall]) -> bool:
+        """Run one call. False = paused on an approval (state saved in rec['pending'])."""
+        n = len(self.rec["steps"]) + 1
+        name = canonical_name(call.name, known)
+        args, notes = repair_args(name, call.arguments, yolo=self.yolo,
+                                  task_lookup=self._task_lookup)
+        sig = json.dumps([name, args], sort_keys=True, ensure_ascii=False)
+        seen = self.rec["seen"].get(sig)
+        step = {"step": n, "skill": name, "args": args, "status": "", "decision": "",
+                "approval_id": None, "notes": notes, "duration_ms": 0}
+        self._emit("tool_call", {"skill": name, "args": args, "notes": notes}, n)
+        if seen:
+            seen["count"] += 1
+            if seen["count"] >= 3:
+                step.update(status="loop", observation="stopped: repeated call")
+                self._record(step, call, "stopped: the same call was made a third time")
+                self.rec["status"] = "loop_detected"
+                self.rec["error"] = f"{name} called three times with the same arguments"
+                return True
+            step["status"] = "repeated"
+            obs = (f"You already called {name} with these arguments at step {seen['step']}; its "
+                   "result is above. Do not repeat the same call: use that result, try something "
+                   "different, or give your final answer.")
+            self._record(step, call, obs)
+            return True
+        self.rec["seen"][sig] = {"count": 1, "step": n}
+        from .skills import execute
+
+        t0 = time.perf_counter()
+        outcome = execute(self.profile, name, args, actor="operator", yolo=self.yolo,
+                          origin=self._origin(name, args))
+        step.update(status=outcome.status, decision=outcome.decision,
+                    approval_id=outcome.approval_id,
+                    duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+        if outcome.status == "queued":
+            self.rec["pending"] = {"approval_id": outcome.approval_id, "step": step,
+                                   "call": call.to_dict(), "rest": [c.to_dict() for c in rest]}
+            rest.clear()
+            self._emit("approval_pending", {"approval_id": outcome.approval_id, "skill": name,
+                                            "args": args, "reason": outcome.reason}, n)
+            return self._settle_pending()
+        if name == "memory_search" and outcome.status == "ok":
+            self.rec.setdefault("memory_text", []).append(
+                json.dumps(outcome.result, ensure_ascii=False)[:20000])
+        self._record(step, call, outcome_observation(outcome))
+        return True
+
+    def _settle_pending(self) -> bool:
+        """Wait for the pending approval (up to approval_wait); True once it is decided."""
+        from .approvals import FINAL, ApprovalQueue
+
+        pending = self.rec["pending"]
+        queue = ApprovalQueue(self.profile)
+        deadline = time.monotonic() + max(0.0, self.approval_wait)
+        while True:
+            try:
+                item = queue.wait(pending["approval_id"],
+                                  timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            except NotFound:
+                item = {"id": pending["approval_id"], "skill": pending["step"]["skill"],
+                        "status": "expired"}
+            if item.get("status") in FINAL:
+                break
+            if self.cancel.is_set() or time.monotonic() >= deadline:
+                return False
+        step = dict(pending["step"])
+        step["status"] = {"executed": "ok", "failed": "error"}.get(item["status"], item["status"])
+        self._emit("approval_decided", {"approval_id": item["id"], "status": item["status"],
+                                        "reason": item.get("reason")}, step["step"])
+        self.rec["pending"] = None
+        self._record(step, ToolCall.from_dict(pending["call"]), approval_observation(item))
+        rest = [ToolCall.from_dict(c) for c in pending.get("rest") or []]
+        _, known = self._skills()
+        while rest:
+            call = rest.pop(0)
+            if not self._step(call, known, rest=rest):
+                return False
+        return True
+
+    # ------------------------------------------------------------------ helpers
+    def _record(self, step: dict, call: ToolCall, observation: str) -> None:
+        step["observation"] = observation[:500]
+        self.rec["steps"].append(step)
+        if self.rec.get("protocol") == "json":
+            msg = Message("user", f"Observation from {step['skill']}:\n{observation}")
+        else:
+            msg = Message("tool", observation, tool_name=call.name, tool_call_id=call.id)
+        self.rec["messages"].append(msg.to_dict())
+        self._emit("observation", {"skill": step["skill"], "status": step["status"],
+                                   "text": observation}, step["step"])
+        self._audit(events.OPERATOR_STEP, {
+            "run_id": self.rec["id"], "step": step["step"], "skill": step["skill"],
+            "status": step["status"], "decision": step["decision"],
+            "approval_id": step["approval_id"], "arg_names": sorted(step["args"]),
+            "yolo": self.yolo, "duration_ms": step["duration_ms"]})
+        self._save()
+
+    def _origin(self, name: str, args: dict) -> dict:
+        origin = {"run_id": self.rec["id"], "requested_by": self.requested_by}
+        if name == "web_search" and self.rec.get("memory_text"):
+            query = shingles(str(args.get("query", "")))
+            seen = set().union(*(shingles(t) for t in self.rec["memory_text"]))
+            if query & seen:
+                origin["carries_memory_text"] = True
+        return origin
+
+    def _task_lookup(self, wanted: str) -> str | None:
+        try:
+            from .tasks import TaskStore
+
+            store = TaskStore(self.profile)
+            tasks = [t.to_dict() if hasattr(t, "to_dict") else dict(t)
+                     for t in [*store.list_active(), *store.list_completed()]]
+        except (ImportError, MHError, OSError):
+            return None
+        return fuzzy_task_id(tasks, wanted)
+
+    def _emit(self, kind: str, data: dict, step: int | None = None) -> None:
+        if self.on_event is not None:
+            self.on_event(OperatorEvent(kind, len(self.rec.get("steps", [])) if step is None
+                                        else step, data))
+
+    def _audit(self, event: str, details: dict, level: str = "info") -> None:
+        self.profile.audit.append(event, level=level, category="action", actor="operator",
+                                  details=details)
+
+    def _save(self, durable: bool = False) -> None:
+        self.rec["updated_at"] = clock.iso()
+        atomic_write_json(runs_dir(self.profile) / f"{self.rec['id']}.json", self.rec,
+                          durable=durable)
+
+    def _pause(self) -> OperatorResult:
+        self.rec["status"] = "waiting_approval"
+        self._save(durable=True)
+        pending = self.rec["pending"]
+        self._audit(events.OPERATOR_PAUSED, {"run_id": self.rec["id"],
+                                             "approval_id": pending["approval_id"],
+                                             "skill": pending["step"]["skill"]})
+        return self._result()
+
+    def _finish(self, status: str | None = None, *, error: str | None = None,
+                hint: str | None = None) -> OperatorResult:
+        if status:
+            self.rec["status"] = status
+        if error:
+            self.rec["error"] = error
+        self.rec["hint"] = hint
+        self._save(durable=True)
+        self._audit(events.OPERATOR_FINISHED, {
+            "run_id": self.rec["id"], "status": self.rec["status"],
+            "steps": len(self.rec["steps"]), "error": self.rec.get("error")},
+            level="info" if self.rec["status"] == "done" else "warn")
+        self._emit("finished", {"status": self.rec["status"], "answer": self.rec["answer"]})
+        return self._result()
+
+    def _result(self) -> OperatorResult:
+        pending = self.rec.get("pending") or {}
+        steps = [*self.rec["steps"], *([pending["step"]] if pending else [])]
+        return OperatorResult(run_id=self.rec["id"], goal=self.rec["goal"],
+                              status=self.rec["status"], answer=self.rec.get("answer", ""),
+                              steps=steps, model=self.rec.get("model"),
+                              yolo=bool(self.rec.get("yolo")),
+                              approval_id=pending.get("approval_id"),
+                              error=self.rec.get("error"), hint=self.rec.get("hint"),
+                              error_kind=self.rec.get("error_kind"))
+
+
+def _as_text(msg: Message) -> Message:
+    """History for the JSON protocol: tool calls become the JSON the model is asked to write."""
+    if msg.role == "assistant" and msg.tool_calls:
+        call = msg.tool_calls[0]
+        return Message("assistant", json.dumps({"tool": call.name, "args": call.arguments}))
+    if msg.role == "tool":
+        return Message("user", f"Observation from {msg.tool_name}:\n{msg.content}")
+    return msg
+
+
+def run_operator(profile, goal: str, **kw) -> OperatorResult:
+    return Operator(profile, **kw).run(goal)
+
+
+def resume_operator(profile, run_id: str, **kw) -> OperatorResult:
+    return Operator(profile, **kw).resume(run_id)

@@ -1,0 +1,202 @@
+"""search(): keyword (FTS5 BM25), semantic (embeddings) or hybrid (reciprocal-rank fusion).
+
+Relevance floor: keyword words are ANDed; a natural-language query that no memory matches in
+full falls back to OR, keeping only memories that hold at least half the words (and two of them).
+Semantic hits need cosine >= SEMANTIC_FLOOR. Below that: an empty list ("nothing found").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import ValidationFailed
+from .filters import time_clause
+from .index import Index
+from .query import Query, parse, quote
+
+MODES = ("keyword", "semantic", "hybrid")
+HIGHLIGHT = ("[", "]")
+_indexes: dict[str, Index] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class SearchHit:
+    id: str
+    score: float
+    snippet: str
+    timestamp: str
+    type: str
+    tags: list[str] = field(default_factory=list)
+    path: str = ""
+    content: str = ""
+    matched: str = "keyword"   # keyword | semantic | both
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def index_for(profile) -> Index:
+    """The process-wide Index of a profile (one SQLite connection per home)."""
+    home = profile.home
+    key = str(home.root)
+    with _lock:
+        idx = _indexes.get(key)
+        if idx is None:
+            idx = _indexes[key] = Index(home.memory, home.index_dir)
+        return idx
+
+
+def _filters(q: Query) -> tuple[list[str], list]:
+    where, args = [], []
+    if q.types:
+        where.append("d.type IN (%s)" % ",".join("?" * len(q.types)))
+        args += q.types
+    for tag in q.tags:
+        where.append("d.rid IN (SELECT rid FROM doc_tags WHERE tag=?)")
+        args.append(tag)
+    for op, value in ((">=", q.after), ("<", q.before)):
+        clause, arg = time_clause(op, value)
+        if clause:
+            where.append(clause)
+            args.append(arg)
+    if q.excluded and not q.positive_fts():
+        where.append("d.rid NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+        args.append(q.excluded_fts())
+    return where, args
+
+
+_BASE = "d.rid, d.id, d.dir, d.name, d.timestamp, d.type, d.tags, d.ino, d.mtime, d.size, "
+_COLS = _BASE + "snippet(fts, 0, ?, ?, '…', 24), fts.content"   # r[10] snippet, r[11] content, r[12] rank
+_PLAIN = _BASE + "NULL, fts.content"
+
+
+def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
+             hl: tuple[str, str]) -> list[tuple]:
+    conn = idx.conn
+    match = q.fts()
+    cond = " AND ".join(["fts MATCH ?"] + where)
+    sql = (f"SELECT {_COLS}, bm25(fts, 1.0, 0.5, 2.0, 2.0) AS r FROM fts JOIN docs d ON "
+           f"d.rid=fts.rowid WHERE {cond} ORDER BY r LIMIT ?")
+    rows = conn.execute(sql, (*hl, match, *args, limit)).fetchall()
+    words = q.terms + q.prefixes
+    if rows or len(words) < 3 or q.phrases or q.entities:
+        return rows
+    # OR fallback for natural-language queries: keep memories holding >= half the words.
+    ors = [quote(w) + (" *" if w in q.prefixes else "") for w in words]
+    match = " NOT ".join([f"({' OR '.join(ors)})"] + [quote(x) for x in q.excluded])
+    rows = conn.execute(sql, (*hl, match, *args, max(limit * 20, 200))).fetchall()
+    if not rows:
+        return rows
+    need = max(2, math.ceil(len(words) / 2))
+    rids = [r[0] for r in rows]
+    marks = ",".join("?" * len(rids))
+    held = {rid: 0 for rid in rids}
+    for w in ors:
+        for (rid,) in conn.execute(f"SELECT rowid FROM fts WHERE fts MATCH ? AND rowid IN ({marks})",
+                                   (w, *rids)):
+            held[rid] += 1
+    return [r for r in rows if held[r[0]] >= need][:limit]
+
+
+def _recent(idx: Index, where: list[str], args: list, limit: int) -> list[tuple]:
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    sql = (f"SELECT {_PLAIN}, 0.0 FROM docs d JOIN fts ON fts.rowid=d.rid{cond} "
+           f"ORDER BY d.ts DESC LIMIT ?")
+    return idx.conn.execute(sql, (*args, limit)).fetchall()
+
+
+def _rows_for(idx: Index, rids: list[int]) -> dict[int, tuple]:
+    if not rids:
+        return {}
+    sql = (f"SELECT {_PLAIN}, 0.0 FROM docs d JOIN fts ON fts.rowid=d.rid "
+           f"WHERE d.rid IN ({','.join('?' * len(rids))})")
+    return {r[0]: r for r in idx.conn.execute(sql, rids)}
+
+
+def _stale(idx: Index, rows: list[tuple]) -> list[tuple[str, str]]:
+    """Hits whose file changed or vanished since it was indexed (cheap: one stat per hit)."""
+    out = []
+    for r in rows:
+        try:
+            st = os.stat(idx.episodic / r[2] / r[3])
+            if (st.st_ino, st.st_mtime_ns, st.st_size) != (r[7], r[8], r[9]):
+                out.append((r[2], r[3]))
+        except FileNotFoundError:
+            out.append((r[2], r[3]))
+    return out
+
+
+def _run(idx: Index, q: Query, mode: str, limit: int, hl) -> list[tuple[tuple, float, str]]:
+    where, args = _filters(q)
+    if not q.has_text:
+        return [(r, 0.0, "filter") for r in _recent(idx, where, args, limit)]
+    kw = _keyword(idx, q, where, args, limit if mode == "keyword" else limit * 3, hl) \
+        if mode != "semantic" else []
+    if mode == "keyword":
+        return [(r, -r[-1], "keyword") for r in kw]
+    from . import semantic
+
+    def allowed(rids: list[int]) -> set[int]:
+        if not rids:
+            return set()
+        cond = " AND ".join([f"d.rid IN ({','.join('?' * len(rids))})"] + where)
+        ok = {r[0] for r in idx.conn.execute(f"SELECT d.rid FROM docs d WHERE {cond}", (*rids, *args))}
+        if q.excluded:
+            bad = {r[0] for r in idx.conn.execute(
+                "SELECT rowid FROM fts WHERE fts MATCH ?", (q.excluded_fts(),))}
+            ok -= bad
+        return ok
+
+    sem = semantic.rank(idx, q.text(), allowed, limit if mode == "semantic" else limit * 3)
+    if mode == "semantic":
+        rows = _rows_for(idx, [r for r, _ in sem])
+        return [(rows[r], s, "semantic") for r, s in sem if r in rows]
+    kw_ids = [r[0] for r in kw]
+    fused = semantic.fuse(kw_ids, [r for r, _ in sem])[:limit]
+    rows = {r[0]: r for r in kw}
+    rows.update(_rows_for(idx, [r for r, _ in fused if r not in rows]))
+    sem_ids = {r for r, _ in sem}
+    return [(rows[r], s, "both" if r in rows and r in sem_ids and r in kw_ids else
+             ("keyword" if r in kw_ids else "semantic")) for r, s in fused if r in rows]
+
+
+def search(profile, query: str, *, limit: int = 10, mode: str = "keyword", type=None, tag=None,
+           after=None, before=None, highlight: tuple[str, str] = HIGHLIGHT) -> list[SearchHit]:
+    """Search memories. Filters in the query text (`type:`, `tag:`…) and the keyword arguments
+    both apply. Returns [] when nothing is relevant enough."""
+    if mode not in MODES:
+        raise ValidationFailed(f"invalid search mode {mode!r}", hint="one of: " + ", ".join(MODES))
+    if not isinstance(limit, int) or limit < 1:
+        raise ValidationFailed(f"invalid limit {limit!r}", hint="a whole number >= 1")
+    q = parse(query or "")
+    if type:
+        q.types.append(type)
+    if tag:
+        q.tags.append(tag)
+    q.after = after if after is not None else q.after
+    q.before = before if before is not None else q.before
+    if not q.has_text and not (q.types or q.tags or q.after or q.before or q.excluded):
+        return []
+    idx = index_for(profile)
+    idx.sync()
+    with idx.lock:
+        results = _run(idx, q, mode, limit, highlight)
+        stale = _stale(idx, [r for r, _, _ in results])
+        if stale:  # edited in place or deleted since indexing: re-read those files, ask again
+            for dirname, name in stale:
+                idx.refresh_file(dirname, name)
+            results = _run(idx, q, mode, limit, highlight)
+    return [_hit(idx, r, score, how) for r, score, how in results]
+
+
+def _hit(idx: Index, r: tuple, score: float, how: str) -> SearchHit:
+    snippet = " ".join((r[10] or r[11][:200]).split())
+    return SearchHit(id=r[1], score=round(score, 4), snippet=snippet, timestamp=r[4], type=r[5],
+                     tags=json.loads(r[6]), path=str(Path(idx.episodic) / r[2] / r[3]),
+                     content=r[11], matched=how)

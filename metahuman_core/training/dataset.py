@@ -1,0 +1,291 @@
+"""Memories → {instruction, input, output} pairs in the person's own words (DESIGN §10.1).
+
+The original trained mostly on its own LLM output (reflections, dreams, the twin's chat replies),
+i.e. the adapter learned its base model, not the person (original.md §7.1 ⚠). Here the output of
+a pair is always text the person wrote: observations, journal entries, their side of
+conversations (a conversation memory keeps the person's message in `content` and the twin's
+reply in `response`; when the previous turn's reply is known it becomes the prompt). Reflections,
+dreams and operator actions are model-generated: excluded by default, or capped to a small share
+(`etc/training.json` → `dataset.modelGenerated: "downweight"`). Persona anchor pairs come from
+persona/core.json. `trainingConsent: false` is honoured, outputs are de-duplicated, PII is
+scrubbed (default on for remote runs) and a stable held-out split is kept for evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .. import clock, events
+from ..config import format_validation_error
+from ..errors import ConfigError
+from ..storage import atomic_write_json
+from . import anchors, pii
+from .runs import claim_dir, validate_label, write_jsonl
+
+OWN_WORDS = {"observation", "journal", "conversation", "chat", "inner_dialogue", "note", "idea",
+             "audio", "transcript", "fragment"}
+MODEL_GENERATED = {"reflection", "reflection_summary", "dream", "action", "summary",
+                   "overnight_learning", "search"}
+SYSTEM_TAGS = {"chat", "conversation", "inner", "inbox", "ingested", "idle-thought", "summary",
+               "concise", "extended", "operator", "success", "failure", "self-reflection", "audio",
+               "transcript", "journal", "observation", "tui", "cli", "api"}
+PROMPTS = {
+    "observation": ["What's on your mind?", "What happened today?", "Tell me something you noticed.",
+                    "What have you been thinking about?"],
+    "journal": ["Write a journal entry.", "How was your day?", "What would you write down tonight?"],
+    "conversation": ["What would you say?", "Tell me what you think.", "What's on your mind?"],
+    "inner_dialogue": ["Think it through out loud.", "What are you telling yourself?"],
+    "reflection": ["Reflect on something from your week."],
+    "dream": ["Describe a dream you had."],
+}
+TOPIC_PROMPTS = ["What's on your mind about {t}?", "Tell me about {t}.", "What do you think of {t}?"]
+CONFIDENCE = {"own": "high", "anchor": "high", "other": "medium", "generated": "low"}
+ME_WRAPPER = re.compile(r'^\s*me:\s*["“](.*)["”]\s*$', re.IGNORECASE | re.DOTALL)
+THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+
+
+class DatasetOptions(BaseModel):
+    """`dataset` key of etc/training.json; every field optional."""
+    model_config = ConfigDict(extra="forbid")
+    modelGenerated: Literal["exclude", "downweight"] = "exclude"
+    modelGeneratedMaxShare: float = Field(default=0.1, ge=0, lt=1)
+    heldOutFraction: float = Field(default=0.1, ge=0, lt=0.5)
+    heldOutMax: int = Field(default=200, ge=0)
+    maxPairs: int = Field(default=5000, ge=1)
+    minChars: int = Field(default=12, ge=1)
+    maxOutputWords: int = Field(default=300, ge=10)
+    conversationGapMinutes: float = Field(default=30, gt=0)
+    anchors: bool = True
+    piiScrub: bool | None = None  # None: on for remote runs, off for local ones
+    days: int | None = Field(default=None, ge=1)  # only memories this recent
+
+
+def load_options(profile) -> DatasetOptions:
+    raw = profile.config.get("training").model_dump(mode="json").get("dataset") or {}
+    path = profile.config.path("training")
+    try:
+        return DatasetOptions.model_validate(raw)
+    except ValidationError as exc:
+        msg = format_validation_error(path, exc).replace("field '", "field 'dataset.")
+        raise ConfigError(msg) from None
+
+
+def iter_memories(profile) -> Iterable[dict[str, Any]]:
+    """Every memory record, through the memory store (files are its business, not ours)."""
+    from ..memory import MemoryStore
+
+    for item in MemoryStore(profile).iter_all():
+        yield item if isinstance(item, dict) else item.to_dict()
+
+
+@dataclass
+class BuildResult:
+    label: str
+    path: str
+    pairs: int
+    train: int
+    heldout: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _clean(text: Any, max_words: int) -> str:
+    text = THINK_RE.sub("", str(text or ""))
+    m = ME_WRAPPER.match(text)
+    if m:
+        text = m.group(1)
+    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
+    text = "\n".join(line for line in lines if line)
+    words = text.split(" ")
+    if len(words) > max_words:
+        text = " ".join(words[:max_words]).rstrip(",;:") + "…"
+    return text
+
+
+def _consent(mem: dict[str, Any]) -> bool:
+    meta = mem.get("metadata") if isinstance(mem.get("metadata"), dict) else {}
+    return meta.get("trainingConsent", mem.get("trainingConsent")) is not False
+
+
+def _pick(options: list[str], key: str) -> str:
+    return options[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(options)]
+
+
+def _topic(mem: dict[str, Any]) -> str | None:
+    for name in list(mem.get("entities") or []) + list(mem.get("tags") or []):
+        if isinstance(name, str) and name.strip() and name.lower() not in SYSTEM_TAGS:
+            return name.strip()
+    return None
+
+
+def _kind(mtype: str) -> str:
+    if mtype in MODEL_GENERATED:
+        return "generated"
+    return "own" if mtype in OWN_WORDS else "other"
+
+
+def _prompt(mem: dict[str, Any], mtype: str, key: str) -> str:
+    topic = _topic(mem)
+    if topic and mtype not in ("journal", "dream"):
+        return _pick(TOPIC_PROMPTS, key).format(t=topic)
+    return _pick(PROMPTS.get(mtype) or PROMPTS["observation"], key)
+
+
+def _timestamp(mem: dict[str, Any]) -> datetime | None:
+    try:
+        ts = datetime.fromisoformat(str(mem.get("timestamp")))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.astimezone()
+
+
+def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[list[dict], Counter]:
+    """One pair per usable memory, oldest first; skip reasons are counted."""
+    skipped: Counter = Counter()
+    mems = [m for m in memories if isinstance(m, dict)]
+    mems.sort(key=lambda m: str(m.get("timestamp") or ""))
+    cutoff = clock.now() - timedelta(days=opts.days) if opts.days else None
+    prev_reply: tuple[datetime | None, str, str] | None = None  # (when, session, twin reply)
+    pairs = []
+    for mem in mems:
+        mtype = str(mem.get("type") or (mem.get("metadata") or {}).get("type") or "observation")
+        ts = _timestamp(mem)
+        session = str((mem.get("metadata") or {}).get("sessionId") or mem.get("sessionId") or "")
+        last, prev_reply = prev_reply, None
+        if mtype in ("conversation", "chat", "inner_dialogue") and mem.get("response"):
+            prev_reply = (ts, session, _clean(mem["response"], opts.maxOutputWords))
+        if not _consent(mem):
+            skipped["no consent"] += 1
+            continue
+        if cutoff and ts and ts < cutoff:
+            skipped["too old"] += 1
+            continue
+        kind = _kind(mtype)
+        if kind == "generated" and opts.modelGenerated == "exclude":
+            skipped[f"model-generated ({mtype})"] += 1
+            continue
+        output = _clean(mem.get("content"), opts.maxOutputWords)
+        if len(output) < opts.minChars:
+            skipped["too short"] += 1
+            continue
+        key = str(mem.get("id") or output[:80])
+        instruction = _prompt(mem, "conversation" if mtype == "chat" else mtype, key)
+        if mtype in ("conversation", "chat") and last and last[2]:
+            gap = (ts - last[0]).total_seconds() / 60 if ts and last[0] else None
+            same = (last[1] == session) if (last[1] or session) else \
+                (gap is not None and 0 <= gap <= opts.conversationGapMinutes)
+            if same:
+                instruction = last[2]  # what the twin said, which this message answers
+        pairs.append({"instruction": instruction, "input": "", "output": output,
+                      "meta": {"source": "memory", "memoryId": mem.get("id"), "type": mtype,
+                               "kind": kind, "confidence": CONFIDENCE[kind],
+                               "timestamp": mem.get("timestamp")}})
+    return pairs, skipped
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+
+
+def dedupe(pairs: list[dict]) -> tuple[list[dict], int]:
+    """Drop repeated outputs (newest kept) and identity pairs (output == prompt)."""
+    seen: set[str] = set()
+    out, dropped = [], 0
+    for pair in reversed(pairs):
+        key = _norm(pair["output"])
+        if not key or key in seen or key == _norm(pair["instruction"]):
+            dropped += 1
+            continue
+        seen.add(key)
+        out.append(pair)
+    out.reverse()
+    return out, dropped
+
+
+def cap_generated(pairs: list[dict], share: float) -> tuple[list[dict], int]:
+    own = [p for p in pairs if p["meta"]["kind"] != "generated"]
+    gen = [p for p in pairs if p["meta"]["kind"] == "generated"]
+    allowed = int(share / (1 - share) * len(own)) if share else 0
+    keep = set(map(id, gen[-allowed:] if allowed else []))
+    return [p for p in pairs if p["meta"]["kind"] != "generated" or id(p) in keep], \
+        len(gen) - len(keep)
+
+
+def split(pairs: list[dict], opts: DatasetOptions, seed: str = "heldout") -> None:
+    """Mark meta.split: a stable hash-ordered slice of the person's own pairs is held out."""
+    eligible = [p for p in pairs if p["meta"]["kind"] == "own"]
+    n = min(round(len(eligible) * opts.heldOutFraction), opts.heldOutMax)
+    if opts.heldOutFraction and len(eligible) >= 5:
+        n = max(n, 1)
+    order = sorted(eligible, key=lambda p: hashlib.sha256(
+        f"{seed}:{p['meta'].get('memoryId') or p['output']}".encode()).hexdigest())
+    held = set(map(id, order[:n]))
+    for p in pairs:
+        p["meta"]["split"] = "heldout" if id(p) in held else "train"
+
+
+def build_pairs(profile, memories: Iterable[dict[str, Any]], opts: DatasetOptions, *,
+                scrub: bool) -> tuple[list[dict], dict[str, Any]]:
+    pairs, skipped = memory_pairs(list(memories), opts)
+    pairs, dupes = dedupe(pairs)
+    pairs, capped = cap_generated(pairs, opts.modelGeneratedMaxShare)
+    if len(pairs) > opts.maxPairs:
+        skipped["over maxPairs"] += len(pairs) - opts.maxPairs
+        pairs = pairs[-opts.maxPairs:]
+    if opts.anchors:
+        pairs = anchors.anchor_pairs(profile) + pairs
+    split(pairs, opts)
+    replaced: Counter = Counter()
+    if scrub:
+        for p in pairs:
+            for k in ("instruction", "input", "output"):
+                p[k] = pii.scrub(p[k], replaced)
+            if p["meta"].get("memoryId"):  # ids embed a slug of the text: keep only a hash
+                p["meta"]["memoryId"] = "sha256:" + hashlib.sha256(
+                    p["meta"]["memoryId"].encode()).hexdigest()[:16]
+    stats = {"skipped": dict(skipped), "duplicates": dupes, "generatedCapped": capped,
+             "piiScrubbed": scrub, "piiReplacements": dict(replaced)}
+    return pairs, stats
+
+
+def metadata(pairs: list[dict], stats: dict[str, Any]) -> dict[str, Any]:
+    n = len(pairs)
+    outs = [len(p["output"]) for p in pairs]
+    return {
+        "pairCount": n, "trainCount": sum(p["meta"]["split"] == "train" for p in pairs),
+        "heldOutCount": sum(p["meta"]["split"] == "heldout" for p in pairs),
+        "byType": dict(Counter(p["meta"]["type"] for p in pairs)),
+        "byKind": dict(Counter(p["meta"]["kind"] for p in pairs)),
+        "byConfidence": dict(Counter(p["meta"]["confidence"] for p in pairs)),
+        "avgOutputLength": round(sum(outs) / n, 1) if n else 0.0,
+        "avgInputLength": round(sum(len(p["instruction"]) + len(p["input"]) for p in pairs) / n, 1)
+        if n else 0.0,
+        "createdAt": clock.iso(), **stats}
+
+
+def build_dataset(profile, date: str | None = None, *, remote: bool | None = None,
+                  pii_scrub: bool | None = None, actor: str = "cli") -> BuildResult:
+    """Write out/adapters/<DATE>[-N]/<label>.jsonl + metadata.json; audit lora_dataset_built."""
+    date = validate_label(date or clock.today_str())
+    opts = load_options(profile)
+    if remote is None:
+        remote = profile.config.get("training").mode == "remote"
+    scrub = pii_scrub if pii_scrub is not None else (
+        opts.piiScrub if opts.piiScrub is not None else bool(remote))
+    pairs, stats = build_pairs(profile, iter_memories(profile), opts, scrub=scrub)
+    meta = metadata(pairs, stats)
+    label, path = claim_dir(profile.home.adapters, date)
+    meta["label"] = label
+    write_jsonl(path / f"{label}.jsonl", pairs)
+    atomic_write_json(path / "metadata.json", meta)
+    profile.audit.append(events.LORA_DATASET_BUILT, category="data", actor=actor, details={
+        "date": label, "pairs": meta["pairCount"], "train": meta["trainCount"],
+        "heldout": meta["heldOutCount"], "byKind": meta["byKind"], "piiScrubbed": scrub})
+    return BuildResult(label, str(path / f"{label}.jsonl"), meta["pairCount"],
+                       meta["trainCount"], meta["heldOutCount"], meta)

@@ -1,0 +1,283 @@
+"""The seed's directory contract for datasets and training runs (DESIGN §10.2).
+
+    out/adapters/<LABEL>/<LABEL>.jsonl        the dataset (all pairs, with meta.split)
+                        metadata.json          counts; approved.json / rejected.json; eval.json
+                        adapter/ <name>-<LABEL>.gguf   published from the run that trained it
+    metahuman-runs/<RUN>/unsloth_dataset.jsonl  {instruction,input,output}, training split
+                        eval_dataset.jsonl     the held-out split
+                        config.json            the trainer's config (seed keys + ours)
+                        run-summary.json       what happened, rewritten atomically
+                        progress.ndjson        the trainer's stage lines
+
+LABEL and RUN are YYYY-MM-DD, or YYYY-MM-DD-N for the N-th of that day: a directory is claimed
+with an exclusive mkdir and never overwritten (the original rewrote the day's files ⚠).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import clock
+from ..errors import NotFound, ValidationFailed
+from ..ids import slugify, validate_date
+from ..storage import atomic_write_json, read_json, read_json_or
+
+LABEL_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(-(\d{1,3}))?$")
+SEED_KEYS = ("base_model", "lora_rank", "num_train_epochs", "learning_rate",
+             "per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length")
+DATASET_FILE = "unsloth_dataset.jsonl"
+EVAL_FILE = "eval_dataset.jsonl"
+
+
+def validate_label(label: str) -> str:
+    """A dataset/run label: YYYY-MM-DD or YYYY-MM-DD-N. Anything else (paths!) is refused."""
+    m = LABEL_RE.match(label or "") if isinstance(label, str) else None
+    if not m:
+        raise ValidationFailed(f"invalid dataset/run label {label!r}",
+                               hint="YYYY-MM-DD or YYYY-MM-DD-N, e.g. 2025-10-24 or 2025-10-24-2")
+    validate_date(m.group(1))
+    return label
+
+
+def claim_dir(parent: Path, base: str) -> tuple[str, Path]:
+    """mkdir parent/base, else base-2, base-3…: the first free name, claimed atomically."""
+    validate_label(base)
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        label = base if n == 1 else f"{base}-{n}"
+        try:
+            (parent / label).mkdir()
+        except FileExistsError:
+            continue
+        return label, parent / label
+    raise ValidationFailed(f"{parent}: no free run name for {base} (999 used)")
+
+
+def dataset_dir(profile, label: str) -> Path:
+    path = profile.home.adapters / validate_label(label)
+    if not (path / f"{label}.jsonl").is_file():
+        raise NotFound(f"no dataset {label} ({path / (label + '.jsonl')} missing)",
+                       hint="mh adapter list, or build one: mh adapter build")
+    return path
+
+
+def dataset_labels(profile) -> list[str]:
+    root = profile.home.adapters
+    if not root.is_dir():
+        return []
+    return sorted((p.name for p in root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)
+                   and (p / f"{p.name}.jsonl").is_file()), key=_label_key)
+
+
+def _label_key(label: str) -> tuple[str, int]:
+    m = LABEL_RE.match(label)
+    return (m.group(1), int(m.group(3) or 1)) if m else (label, 0)
+
+
+def read_pairs(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValidationFailed(f"{path}:{no}: invalid JSON: {exc.msg}") from None
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    from ..storage import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+# ------------------------------------------------------------------------------ persona naming
+def persona_name(profile) -> str:
+    ident = profile.persona.core().get("identity") or {}
+    return str(ident.get("name") or ident.get("humanName") or "persona").strip() or "persona"
+
+
+def persona_slug(profile) -> str:
+    return slugify(persona_name(profile), 24)
+
+
+def model_name(profile, label: str) -> str:
+    """The Ollama name of an activated adapter: <persona>-<label>, e.g. greg-2025-10-24."""
+    return f"{persona_slug(profile)}-{validate_label(label)}"
+
+
+def persona_system_prompt(profile) -> str:
+    """The system prompt used in training and set on the Ollama model: they must be the same."""
+    core = profile.persona.core()
+    ident = core.get("identity") or {}
+    style = (core.get("personality") or {}).get("communicationStyle") or {}
+    name = persona_name(profile)
+    text = f"You are {name}"
+    if ident.get("role"):
+        text += f", {ident['role']}"
+    text += f". Speak as {name}, in the first person."
+    traits = [", ".join(style["tone"]) if isinstance(style.get("tone"), list) else style.get("tone"),
+              style.get("formality"), style.get("verbosity")]
+    traits = [t for t in traits if isinstance(t, str) and t]
+    if traits:
+        text += " Style: " + "; ".join(traits) + "."
+    return text
+
+
+# ----------------------------------------------------------------------------------------- runs
+@dataclass(frozen=True)
+class Run:
+    label: str
+    dir: Path
+
+    @property
+    def summary_path(self) -> Path:
+        return self.dir / "run-summary.json"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.dir / "progress.ndjson"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "trainer.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / "run.lock"
+
+    def summary(self) -> dict[str, Any]:
+        return read_json_or(self.summary_path, {})
+
+    def update(self, **fields: Any) -> dict[str, Any]:
+        """Merge fields into run-summary.json (atomic; only the run's supervisor writes it)."""
+        data = self.summary()
+        data.update(fields)
+        atomic_write_json(self.summary_path, data)
+        return data
+
+    @property
+    def dataset(self) -> str:
+        return self.summary().get("date") or self.label
+
+    def gguf(self) -> Path | None:
+        found = sorted(self.dir.glob("*.gguf"))
+        return found[0] if found else None
+
+
+def open_run(profile, label: str) -> Run:
+    path = profile.home.runs / validate_label(label)
+    if not path.is_dir():
+        raise NotFound(f"no training run {label} ({path} missing)", hint="mh train status")
+    return Run(label, path)
+
+
+def list_runs(profile, dataset: str | None = None) -> list[Run]:
+    root = profile.home.runs
+    if not root.is_dir():
+        return []
+    runs = [Run(p.name, p) for p in root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)]
+    runs.sort(key=lambda r: _label_key(r.label))
+    return [r for r in runs if dataset is None or r.dataset == dataset]
+
+
+def trainer_config(profile, dataset_label: str, base_model: str | None = None,
+                   mode: str = "local") -> dict[str, Any]:
+    """config.json for the trainer: the seed's keys from etc/training.json, plus ours."""
+    training = profile.config.get("training")
+    raw = training.model_dump(mode="json")
+    cfg = {k: raw[k] for k in SEED_KEYS}
+    extra = raw.get("trainer") if isinstance(raw.get("trainer"), dict) else {}
+    cfg.update(extra)  # any TrainerConfig key, e.g. lora_alpha, max_steps, eval thresholds
+    if base_model:
+        cfg["base_model"] = base_model
+    cfg.update({"gguf_name": persona_slug(profile), "date": dataset_label, "mode": mode,
+                "system_prompt": persona_system_prompt(profile)})
+    return cfg
+
+
+def create_run(profile, dataset_label: str, *, base_model: str | None = None,
+               mode: str = "local") -> Run:
+    """Claim metahuman-runs/<LABEL>[-N]/ and write its inputs; never touches an existing run."""
+    src = dataset_dir(profile, dataset_label)
+    pairs = read_pairs(src / f"{dataset_label}.jsonl")
+    train = [_clean(p) for p in pairs if (p.get("meta") or {}).get("split") != "heldout"]
+    held = [_clean(p) for p in pairs if (p.get("meta") or {}).get("split") == "heldout"]
+    train = [p for p in train if p]
+    if not train:
+        raise ValidationFailed(f"{src}: dataset {dataset_label} has no training pairs")
+    label, path = claim_dir(profile.home.runs, dataset_label)
+    run = Run(label, path)
+    try:
+        write_jsonl(path / DATASET_FILE, train)
+        if held:
+            write_jsonl(path / EVAL_FILE, [p for p in held if p])
+        cfg = trainer_config(profile, dataset_label, base_model, mode)
+        atomic_write_json(path / "config.json", cfg)
+        run.update(date=dataset_label, run=label, mode=mode, status="created",
+                   samples_used=len(train), heldout=len(held), base_model=cfg["base_model"],
+                   created_at=clock.iso(), training_success=None)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return run
+
+
+def _clean(pair: dict[str, Any]) -> dict[str, str] | None:
+    """The seed's jq step: keep {instruction, input, output}, drop lines without them."""
+    if not pair.get("instruction") or not pair.get("output"):
+        return None
+    return {"instruction": pair["instruction"], "input": pair.get("input") or "",
+            "output": pair["output"]}
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    if dst.exists():
+        raise ValidationFailed(f"{dst} already exists; published artifacts are never overwritten")
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def publish(profile, run: Run) -> dict[str, str]:
+    """Hard-link the run's adapter, GGUF and eval.json into out/adapters/<LABEL>/."""
+    dest = dataset_dir(profile, run.dataset)
+    out: dict[str, str] = {}
+    adapter = run.dir / "adapter"
+    if (adapter / "adapter_model.safetensors").is_file():
+        (dest / "adapter").mkdir(exist_ok=True)
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            if (adapter / name).is_file():
+                _link_or_copy(adapter / name, dest / "adapter" / name)
+        out["adapter"] = str(dest / "adapter")
+    gguf = run.gguf()
+    if gguf:
+        _link_or_copy(gguf, dest / gguf.name)
+        out["gguf"] = str(dest / gguf.name)
+    atomic_write_json(dest / "run.json", {"run": run.label, "publishedAt": clock.iso(), **out})
+    return out
+
+
+def published_run(profile, label: str) -> Run | None:
+    """The run whose artifacts sit in out/adapters/<label>/, if any."""
+    info = read_json_or(dataset_dir(profile, label) / "run.json", {})
+    run = info.get("run")
+    if isinstance(run, str) and LABEL_RE.match(run) and (profile.home.runs / run).is_dir():
+        return Run(run, profile.home.runs / run)
+    return None
+
+
+def published_gguf(profile, label: str) -> Path | None:
+    found = sorted(dataset_dir(profile, label).glob("*.gguf"))
+    return found[0] if found else None
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    return read_json(path)

@@ -1,0 +1,257 @@
+"""The Textual app: one screen (mode) per pane, global keys, status bar state, YOLO and trust.
+
+Why a factory (posting's model): `create_app(profile, clock=, services=)` builds the app with
+injected settings and services, so tests run it with a fixed clock, no timers and a fake LLM,
+and nothing is a module-level singleton. Workers post past-tense messages; handlers here own
+the state (harlequin's rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from metahuman_core import clock as core_clock
+from metahuman_core import events
+from metahuman_core.errors import MHError
+
+from .screens.approvals import ApprovalsScreen
+from .screens.audit import AuditScreen
+from .screens.chat import ChatScreen
+from .screens.help import HelpScreen
+from .screens.keys import KeyRow, display_key, registry, split_keymap
+from .screens.memory import MemoryScreen
+from .screens.modals import ChoiceScreen, ConfirmScreen, TextViewScreen
+from .screens.services import LlmState, Services, TuiSettings
+from .screens.tasks import TasksScreen
+from .screens.training import TrainingScreen
+from .widgets.line_list import LineList
+from .widgets.status_bar import PANES, StatusInfo
+
+PANE_SCREENS: dict[str, type[Screen]] = {
+    "chat": ChatScreen, "memory": MemoryScreen, "tasks": TasksScreen,
+    "approvals": ApprovalsScreen, "audit": AuditScreen, "training": TrainingScreen,
+}
+
+
+class StatusCollected(Message):
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self.data = data
+
+
+class LlmChecked(Message):
+    def __init__(self, state: LlmState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class MetaHumanApp(App[None]):
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "MetaHuman OS"
+    MODES = dict(PANE_SCREENS)
+    DEFAULT_MODE = "chat"
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help"),
+        *[Binding(f"f{i + 2},alt+{i + 1}", f"pane('{mode}')", label, id=f"pane_{mode}", show=False)
+          for i, (mode, label) in enumerate(PANES)],
+        Binding("f8", "toggle_yolo", "YOLO on/off", id="yolo", show=False),
+        Binding("f9", "show_copied", "Show copied text", id="show_copied", show=False),
+        Binding("f10", "set_trust", "Trust level", id="trust", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    status: reactive[StatusInfo] = reactive(StatusInfo, always_update=True)
+    yolo: reactive[bool] = reactive(False)
+    keymap_version: reactive[int] = reactive(0)
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.last_copied = ""
+        self.animation_level = "none"   # smooth over SSH, deterministic in snapshots
+
+    # ------------------------------------------------------------------ startup
+    def on_mount(self) -> None:
+        self.apply_tui_config()
+        self.refresh_status()
+        self.check_llm()
+        if self.services.settings.poll:
+            self.set_interval(self.services.settings.status_interval, self._tick_status)
+
+    def _tick_status(self) -> None:
+        self.refresh_status()
+        self.check_llm()
+
+    def apply_tui_config(self) -> None:
+        """etc/tui.json: `keys` {binding id: key} and `theme`; bad entries warn, never crash."""
+        try:
+            cfg = self.services.profile.config.get("tui")
+        except MHError as exc:
+            self.notify(str(exc), title="etc/tui.json ignored", severity="error", timeout=10)
+            return
+        keymap, unknown = split_keymap(dict(cfg.keys), {r.id for r in self.key_rows()})
+        if keymap:
+            self.set_keymap(keymap)
+            self.keymap_version += 1
+        if unknown:
+            self.notify("unknown key ids: " + ", ".join(unknown) + " (F1 lists the ids)",
+                        title="etc/tui.json", severity="warning", timeout=10)
+        if cfg.theme and cfg.theme != self.theme:
+            if cfg.theme in self.available_themes:
+                self.theme = cfg.theme
+            else:
+                self.notify(f"unknown theme {cfg.theme!r}", title="etc/tui.json", severity="warning")
+
+    # ------------------------------------------------------------------ keys
+    def key_rows(self) -> list[KeyRow]:
+        scopes: list[tuple[str, type]] = [("global", type(self))]
+        scopes += [(mode, cls) for mode, cls in PANE_SCREENS.items()]
+        scopes += [("lists", LineList)]
+        for cls in PANE_SCREENS.values():
+            scopes += [(f"{getattr(cls, 'PANE', '')}", extra)
+                       for extra in getattr(cls, "EXTRA_KEY_SCOPES", ())]
+        return registry(scopes)
+
+    def key_for(self, binding_id: str, default: str | None = None, *, first: bool = False) -> str:
+        """The key in force for a binding id (after etc/tui.json), for display."""
+        key = self._keymap.get(binding_id) or default
+        if not key:
+            key = next((r.key for r in self.key_rows() if r.id == binding_id), "?")
+        shown = display_key(key)
+        return shown.split("/")[0] if first else shown
+
+    # ------------------------------------------------------------------ time
+    def now(self) -> datetime:
+        return core_clock.now()
+
+    # ------------------------------------------------------------------ status bar
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def refresh_status(self) -> None:
+        self.post_message(StatusCollected(self.services.local_status()))
+
+    @work(thread=True, exclusive=True, group="llm", exit_on_error=False)
+    def check_llm(self) -> None:
+        self.post_message(LlmChecked(self.services.check_llm()))
+
+    def on_status_collected(self, message: StatusCollected) -> None:
+        d = message.data
+        self.status = replace(self.status, model=d["model"], trust=d["trust"],
+                              pending=d["pending"], training=d["training"])
+
+    def on_llm_checked(self, message: LlmChecked) -> None:
+        st = message.state
+        self.status = replace(self.status, llm_up=st.up, llm_detail=st.detail,
+                              model=st.model or self.status.model)
+
+    # ------------------------------------------------------------------ actions
+    def action_pane(self, mode: str) -> None:
+        if mode in PANE_SCREENS and self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def copy_text(self, text: str, what: str = "text") -> None:
+        """OSC 52 copy; F9 shows the same text for terminals that ignore OSC 52."""
+        self.last_copied = text
+        self.copy_to_clipboard(text)
+        self.notify(f"Copied {what} ({len(text)} chars) via OSC 52 · F9 shows it to select by hand")
+
+    def action_show_copied(self) -> None:
+        if not self.last_copied:
+            self.notify("Nothing copied yet: press y on a message, memory or entry.")
+            return
+        self.push_screen(TextViewScreen("Last copied text", self.last_copied))
+
+    def action_toggle_yolo(self) -> None:
+        self.request_yolo(not self.yolo)
+
+    @work(exclusive=True, group="yolo")
+    async def request_yolo(self, on: bool) -> None:
+        """Turning YOLO on always asks first; turning it off never does."""
+        if on:
+            body = ("The operator may run medium-risk skills without asking, repair arguments "
+                    "loosely and take more steps. The sandbox and the always-ask class still hold. "
+                    "The change is written to the audit log.")
+            if not await self.push_screen_wait(ConfirmScreen("Turn YOLO mode on?", body,
+                                                             yes="YOLO on", danger=True)):
+                self.yolo = False
+                self.mutate_reactive(MetaHumanApp.yolo)
+                return
+        self.set_yolo(on)
+
+    def set_yolo(self, on: bool) -> None:
+        if on == self.yolo:
+            return
+        self.yolo = on
+        self.services.profile.audit.append(
+            events.YOLO_CHANGED, category="security", level="warn" if on else "info",
+            actor="tui", details={"yolo": on, "trust": self.status.trust})
+        self.notify("YOLO mode ON" if on else "YOLO mode off",
+                    severity="warning" if on else "information")
+
+    def watch_yolo(self, on: bool) -> None:
+        self.set_class(on, "-yolo")
+
+    @work(exclusive=True, group="trust")
+    async def action_set_trust(self) -> None:
+        from metahuman_core.identity import TRUST_LEVELS
+
+        persona = self.services.profile.persona
+        current = persona.trust_level()
+        level = await self.push_screen_wait(ChoiceScreen(
+            "Trust level (what skills may run without asking)",
+            [(lvl, ("● " if lvl == current else "  ") + lvl) for lvl in TRUST_LEVELS], current))
+        if not level or level == current:
+            return
+        old = persona.set_trust_level(level)
+        self.services.profile.audit.append(events.TRUST_CHANGED, category="security",
+                                           actor="tui", details={"from": old, "to": level})
+        self.notify(f"Trust level: {old} → {level}")
+        self.refresh_status()
+
+    # ------------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, label in PANES:
+            yield SystemCommand(f"Go to {label}", f"Open the {label.lower()} pane",
+                                lambda m=mode: self.action_pane(m))
+        yield SystemCommand("YOLO mode: turn " + ("off" if self.yolo else "on"),
+                            "Relax the operator's approvals (asks first; audited)",
+                            self.action_toggle_yolo)
+        yield SystemCommand("Set trust level", "observe … adaptive_auto (audited)",
+                            self.action_set_trust)
+        yield SystemCommand("Show copied text", "The copy fallback for terminals without OSC 52",
+                            self.action_show_copied)
+        yield SystemCommand("Keys", "Every binding and its id (F1)", self.action_help)
+        commands = getattr(screen, "palette_commands", None)
+        if commands is not None:
+            yield from commands()
+
+
+def create_app(profile, *, clock=None, services: Services | None = None,
+               settings: TuiSettings | None = None) -> MetaHumanApp:
+    """Build the app for `profile`. `clock` is installed as the core clock (tests pass a
+    FixedClock); `services` replaces the default core wiring (tests: fixed LLM probe, no timers)."""
+    if clock is not None:
+        core_clock.set_clock(clock)
+    if services is None:
+        services = Services(profile, settings or TuiSettings())
+    elif settings is not None:
+        services.settings = settings
+    return MetaHumanApp(services)
+
+
+def run_app(profile) -> None:
+    """`mh` / `mh tui`: run full screen until the person quits."""
+    create_app(profile).run()

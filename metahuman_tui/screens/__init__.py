@@ -1,0 +1,1 @@
+"""One screen per pane (chat, memory, tasks, approvals, audit, training), plus help and modals."""

@@ -1,0 +1,291 @@
+"""Chat pane: streamed replies, tool calls and approvals inline, YOLO switch, Esc to cancel.
+
+Why this shape (oterm): the reply runs in an async worker that only posts events; handlers on
+this screen draw them. Esc cancels the worker, removes the partial turn and puts the prompt
+back, so typed text is never lost. The transcript follows new output only while the person is
+at the bottom (anchored scroll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Static, Switch
+
+from ..widgets.chat_events import (ApprovalRequested, ApprovalSettled, Notice, TextDelta,
+                                   ToolCalled, ToolReturned)
+from ..widgets.chat_view import ApprovalCard, Reply, UserMessage
+from .base import PaneScreen
+from .modals import ChoiceScreen, PromptScreen
+from .services import Unavailable
+
+WELCOME = ("Talk to your twin. Enter sends · Esc cancels a reply · Ctrl+O past conversations · "
+           "Ctrl+N new conversation · Ctrl+Y copies the last reply · F8 YOLO.")
+
+
+class ReplyEvent(Message):
+    def __init__(self, event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class ReplyFinished(Message):
+    pass
+
+
+class ReplyCancelled(Message):
+    pass
+
+
+class ReplyFailed(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class ApprovalDecided(Message):
+    def __init__(self, card: ApprovalCard, text: str) -> None:
+        super().__init__()
+        self.card = card
+        self.text = text
+
+
+class ChatScreen(PaneScreen):
+    PANE = "chat"
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel reply", id="chat.cancel"),
+        Binding("ctrl+n", "new_chat", "New chat", id="chat.new"),
+        Binding("ctrl+o", "history", "History", id="chat.history"),
+        Binding("ctrl+y", "copy_reply", "Copy reply", id="chat.copy"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[dict[str, str]] = []
+        self.reply: Reply | None = None
+        self.user_msg: UserMessage | None = None
+        self.prompt = ""
+
+    def compose_pane(self) -> ComposeResult:
+        with Horizontal(id="chat-header"):
+            yield Label("Conversation", id="chat-title")
+            yield Label("YOLO", id="yolo-label")
+            yield Switch(value=False, id="yolo-switch", animate=False)
+        with VerticalScroll(id="chat-log"):
+            yield Static(WELCOME, classes="notice", id="chat-welcome")
+        yield Input(placeholder="Message your twin… (Enter sends)", id="chat-input", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#chat-log").anchor()
+        self.watch(self.app, "yolo", self._sync_yolo)
+        self.query_one("#chat-input").focus()
+
+    # ------------------------------------------------------------------ YOLO
+    def _sync_yolo(self, on: bool) -> None:
+        switch = self.query_one("#yolo-switch", Switch)
+        if switch.value != on:
+            with switch.prevent(Switch.Changed):
+                switch.value = on
+
+    @on(Switch.Changed, "#yolo-switch")
+    def yolo_switched(self, event: Switch.Changed) -> None:
+        self.app.request_yolo(event.value)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ sending
+    @property
+    def busy(self) -> bool:
+        return self.reply is not None
+
+    @on(Input.Submitted, "#chat-input")
+    async def send(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        if self.busy:
+            self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
+            return
+        self.prompt = text
+        event.input.value = ""
+        log = self.query_one("#chat-log", VerticalScroll)
+        self.user_msg = UserMessage(text)
+        self.reply = Reply()
+        await log.mount_all([self.user_msg, self.reply])
+        log.anchor()
+        self.run_reply(text, list(self.history), self.app.yolo)  # type: ignore[attr-defined]
+
+    @work(exclusive=True, group="chat", exit_on_error=False)
+    async def run_reply(self, prompt: str, history: list[dict[str, str]], yolo: bool) -> None:
+        """Stream one reply; only posts messages (handlers below draw them)."""
+        try:
+            backend = self.services.chat()
+            async for item in backend.stream(prompt, history=history, yolo=yolo):
+                self.post_message(ReplyEvent(item))
+        except asyncio.CancelledError:
+            self.post_message(ReplyCancelled())
+            raise
+        except Unavailable as exc:
+            self.post_message(ReplyFailed(str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the person, prompt kept
+            self.post_message(ReplyFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ReplyFinished())
+
+    async def on_reply_event(self, message: ReplyEvent) -> None:
+        reply, item = self.reply, message.event
+        if reply is None:
+            return
+        if isinstance(item, TextDelta):
+            await reply.write(item.text)
+        elif isinstance(item, ToolCalled):
+            await reply.add_tool_call(item)
+        elif isinstance(item, ToolReturned):
+            await reply.tool_returned(item)
+        elif isinstance(item, ApprovalRequested):
+            await reply.add_approval(item)
+            self.app.refresh_status()  # type: ignore[attr-defined]
+        elif isinstance(item, ApprovalSettled):
+            for card in self.query(ApprovalCard):
+                if card.event.approval_id == item.approval_id and not card.has_class("-decided"):
+                    card.decided(f"{item.status}: {card.event.skill}"
+                                 + (f" — {item.reason}" if item.reason else ""))
+            self.app.refresh_status()  # type: ignore[attr-defined]
+        elif isinstance(item, Notice):
+            await reply.add_notice(item.text)
+
+    async def on_reply_finished(self, _: ReplyFinished) -> None:
+        if self.reply is None:
+            return
+        await self.reply.finish()
+        self.history += [{"role": "user", "content": self.prompt},
+                         {"role": "assistant", "content": self.reply.text}]
+        self.reply = self.user_msg = None
+
+    async def on_reply_cancelled(self, _: ReplyCancelled) -> None:
+        await self._drop_turn()
+        self.notify("Reply cancelled; your message is back in the prompt.")
+
+    async def on_reply_failed(self, message: ReplyFailed) -> None:
+        if self.reply is not None:
+            await self.reply.add_notice(f"✗ {message.reason}", error=True)
+            await self.reply.close_text()
+        self.reply = self.user_msg = None
+        self._restore_prompt()
+
+    async def _drop_turn(self) -> None:
+        if self.reply is not None:
+            await self.reply.close_text()
+        for widget in (self.reply, self.user_msg):
+            if widget is not None:
+                await widget.remove()
+        self.reply = self.user_msg = None
+        self._restore_prompt()
+
+    def _restore_prompt(self) -> None:
+        box = self.query_one("#chat-input", Input)
+        if not box.value:
+            box.value = self.prompt
+            box.cursor_position = len(self.prompt)
+        box.focus()
+
+    def action_cancel(self) -> None:
+        if self.busy:
+            self.workers.cancel_group(self, "chat")
+        else:
+            self.query_one("#chat-input").focus()
+
+    # ------------------------------------------------------------------ approvals inline
+    @on(ApprovalCard.Decided)
+    def approval_decided(self, event: ApprovalCard.Decided) -> None:
+        self.decide_approval(event.card, event.approve)
+
+    @work(group="chat-approval", exit_on_error=False)
+    async def decide_approval(self, card: ApprovalCard, approve: bool) -> None:
+        reason = ""
+        if not approve:
+            reason = await self.app.push_screen_wait(
+                PromptScreen("Reason for rejecting (the operator reads it)", required=True))
+            if not reason:
+                return
+        self.decide_in_thread(card, approve, reason)
+
+    @work(thread=True, group="chat-approval", exit_on_error=False)
+    def decide_in_thread(self, card: ApprovalCard, approve: bool, reason: str) -> None:
+        approval_id = card.event.approval_id
+        try:
+            queue = self.services.approvals()
+            if approve:
+                queue.approve(approval_id, by="human")
+                text = f"✓ approved: {card.event.skill}"
+            else:
+                queue.reject(approval_id, by="human", reason=reason)
+                text = f"✗ rejected: {card.event.skill} — {reason}"
+        except Exception as exc:  # noqa: BLE001
+            text = f"! could not decide {approval_id}: {exc}"
+        self.post_message(ApprovalDecided(card, text))
+
+    def on_approval_decided(self, message: ApprovalDecided) -> None:
+        message.card.decided(message.text)
+        self.app.refresh_status()  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ conversations
+    async def action_new_chat(self) -> None:
+        if self.busy:
+            self.workers.cancel_group(self, "chat")
+        log = self.query_one("#chat-log", VerticalScroll)
+        await log.remove_children()
+        await log.mount(Static(WELCOME, classes="notice"))
+        self.history = []
+        self.query_one("#chat-title", Label).update("Conversation")
+
+    def action_copy_reply(self) -> None:
+        replies = [r for r in self.query(Reply) if r.text]
+        if not replies:
+            self.notify("No reply to copy yet.")
+            return
+        self.app.copy_text(replies[-1].text, "the last reply")  # type: ignore[attr-defined]
+
+    @work(exclusive=True, group="chat-history", exit_on_error=False)
+    async def action_history(self) -> None:
+        try:
+            items = self.services.memory().list(type="conversation", limit=200)
+        except Unavailable as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        items = sorted(items, key=lambda m: str(m.get("timestamp", "")), reverse=True)[:50]
+        if not items:
+            self.notify("No saved conversations yet.")
+            return
+        options = [(m["id"], f"{str(m.get('timestamp', ''))[:16]}  "
+                             f"{str(m.get('content', '')).splitlines()[0][:60] if m.get('content') else ''}")
+                   for m in items]
+        chosen = await self.app.push_screen_wait(ChoiceScreen("Past conversations", options))
+        if chosen:
+            await self.load_conversation(next(m for m in items if m["id"] == chosen))
+
+    async def load_conversation(self, memory: dict) -> None:
+        """Show a saved exchange and continue from it."""
+        await self.action_new_chat()
+        log = self.query_one("#chat-log", VerticalScroll)
+        question = str(memory.get("content", ""))
+        answer = str(memory.get("response") or "")
+        reply = Reply()
+        await log.mount_all([UserMessage(question), reply])
+        await reply.write(answer or "(no saved answer)")
+        await reply.finish()
+        self.history = [{"role": "user", "content": question},
+                        {"role": "assistant", "content": answer}]
+        self.query_one("#chat-title", Label).update(f"Conversation {memory['id']}")
+
+    def palette_commands(self):
+        from textual.app import SystemCommand
+
+        yield SystemCommand("Chat: new conversation", "Start over (Ctrl+N)", self.action_new_chat)
+        yield SystemCommand("Chat: past conversations", "Saved exchanges (Ctrl+O)",
+                            self.action_history)
+        yield SystemCommand("Chat: copy last reply", "OSC 52 (Ctrl+Y)", self.action_copy_reply)

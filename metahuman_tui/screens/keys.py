@@ -1,0 +1,67 @@
+"""The binding registry: every key the app answers to, by id, for F1 help, remapping and tabs.
+
+Why (harlequin's action registry): help, the footer, the pane tabs and etc/tui.json must agree
+on one list. Every Binding we declare has an `id`; etc/tui.json `keys` maps those ids to keys
+(e.g. {"keys": {"pane_chat": "f12", "memory.capture": "ctrl+n"}}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from textual.binding import Binding
+from textual.keys import format_key
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    scope: str        # "global", a pane name, or a widget/modal name
+    id: str
+    key: str          # default key(s), comma separated
+    description: str
+    action: str
+
+
+def _bindings(cls) -> Iterable[Binding]:
+    for b in Binding.make_bindings(getattr(cls, "BINDINGS", [])):
+        yield b
+
+
+def registry(scopes: list[tuple[str, type]]) -> list[KeyRow]:
+    """Rows for every Binding with an id, in declaration order, scope by scope. A binding
+    declared with several keys ("f2,alt+1") is one row with all its keys."""
+    rows: dict[tuple[str, str], KeyRow] = {}
+    for scope, cls in scopes:
+        for b in _bindings(cls):
+            if not b.id:
+                continue
+            old = rows.get((scope, b.id))
+            if old is None:
+                rows[(scope, b.id)] = KeyRow(scope, b.id, b.key, b.description, b.action)
+            elif b.key not in old.key.split(","):
+                rows[(scope, b.id)] = KeyRow(scope, b.id, f"{old.key},{b.key}", old.description,
+                                             old.action)
+    return list(rows.values())
+
+
+def split_keymap(keys: dict[str, str], known: set[str]) -> tuple[dict[str, str], list[str]]:
+    """(usable keymap, unknown ids) from the config's `keys` table."""
+    good = {k: v for k, v in keys.items() if k in known and isinstance(v, str) and v.strip()}
+    bad = sorted(k for k in keys if k not in good)
+    return good, bad
+
+
+NAMES = {"enter": "Enter", "escape": "Esc", "pageup": "PgUp", "pagedown": "PgDn", "tab": "Tab"}
+
+
+def display_key(key: str) -> str:
+    """'f2,alt+1' -> 'F2/Alt+1', 'slash' -> '/', 'ctrl+r' -> 'Ctrl+R' for help and tabs."""
+    def one(k: str) -> str:
+        *mods, base = k.strip().split("+")
+        shown = NAMES.get(base) or format_key(base)
+        if len(shown) > 1 or (mods and shown.isalpha()):
+            shown = shown.upper() if shown[:1] in "fF" and shown[1:].isdigit() else (
+                shown.upper() if len(shown) == 1 else shown.capitalize())
+        return "+".join([*(m.capitalize() for m in mods), shown])
+    return "/".join(one(k) for k in key.split(",") if k.strip())

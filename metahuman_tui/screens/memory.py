@@ -1,0 +1,217 @@
+"""Memory browser: debounced search over the index, a virtual results list, detail, capture, tags.
+
+Why this shape: every keystroke restarts a short timer; when it fires, a thread worker runs
+the search with `exclusive=True`, so an older search still running is cancelled and can never
+overwrite newer results (a sequence number double-checks). The list is a LineList of small
+row tuples, so 100k memories cost one tuple each, not one widget each.
+"""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Input, Static
+from textual.worker import get_current_worker
+
+from ..widgets.line_list import LineList
+from ..widgets.memory_list import MemoryList, MemoryRow
+from .base import PaneScreen
+from .memory_modals import CaptureScreen, MemoryDetailScreen, detail_text, split_tags
+from .modals import PromptScreen
+from .services import Unavailable
+
+PLACEHOLDER = "Search…  type:journal  tag:work  after:2025-10-01  -word   (/ focuses, Enter lists)"
+
+
+class SearchFinished(Message):
+    def __init__(self, seq: int, query: str, rows: list, total: int | None,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.seq, self.query, self.rows, self.total, self.error = seq, query, rows, total, error
+
+
+class MemoryScreen(PaneScreen):
+    PANE = "memory"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search", id="memory.search"),
+        Binding("n", "capture", "Capture", id="memory.capture"),
+        Binding("t", "edit_tags", "Tags", id="memory.tags"),
+        Binding("y", "copy", "Copy", id="memory.copy"),
+        Binding("ctrl+r", "reload", "Reload", id="memory.reload", show=False),
+    ]
+    EXTRA_KEY_SCOPES = (MemoryDetailScreen, CaptureScreen)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seq = 0
+        self._timer: Timer | None = None
+        self.query_text = ""
+
+    def compose_pane(self) -> ComposeResult:
+        yield Input(placeholder=PLACEHOLDER, id="memory-search", compact=True)
+        yield Static("loading…", id="memory-info", classes="info-line")
+        with Horizontal(id="memory-main"):
+            with Vertical(id="memory-left"):
+                yield Static("", id="memory-header", classes="list-header")
+                yield MemoryList(id="memory-list")
+            yield Static("", id="memory-preview", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(MemoryList).focus()
+        self.start_search()
+
+    def on_resize(self) -> None:
+        lst = self.query_one(MemoryList)
+        self.query_one("#memory-header", Static).update(lst.header(lst.size.width or 80))
+
+    # ------------------------------------------------------------------ search
+    @on(Input.Changed, "#memory-search")
+    def query_changed(self, event: Input.Changed) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.settings.search_debounce, self.start_search)
+
+    @on(Input.Submitted, "#memory-search")
+    def query_submitted(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.start_search()
+        self.query_one(MemoryList).focus()
+
+    def start_search(self) -> None:
+        self._seq += 1
+        self.query_text = self.query_one("#memory-search", Input).value.strip()
+        self.query_one("#memory-info", Static).update(
+            f"searching {self.query_text!r}…" if self.query_text else "listing…")
+        self.run_search(self.query_text, self._seq)
+
+    @work(thread=True, exclusive=True, group="memory-search", exit_on_error=False)
+    def run_search(self, query: str, seq: int) -> None:
+        worker = get_current_worker()
+        try:
+            if query:
+                hits = self.services.search(query, limit=self.settings.search_limit)
+                rows = [MemoryRow.from_record(h) for h in hits]
+                total = None
+            else:
+                index = self.services.memory_index()
+                index.sync()
+                if worker.is_cancelled:
+                    return
+                rows = index.select(limit=self.settings.browse_limit, newest_first=True)
+                total = len(rows) if len(rows) < self.settings.browse_limit else index.count()
+        except Unavailable as exc:
+            self.post_message(SearchFinished(seq, query, [], 0, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad query is shown, not fatal
+            self.post_message(SearchFinished(seq, query, [], 0, f"{type(exc).__name__}: {exc}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(SearchFinished(seq, query, rows, total))
+
+    def on_search_finished(self, message: SearchFinished) -> None:
+        if message.seq != self._seq:
+            return  # a newer search was started: never show stale results
+        info = self.query_one("#memory-info", Static)
+        lst = self.query_one(MemoryList)
+        lst.set_rows(message.rows)
+        self.on_resize()
+        if message.error:
+            info.update(f"⚠ {message.error}")
+        elif message.query:
+            n = len(message.rows)
+            info.update(f"{n} hit{'s' if n != 1 else ''} for {message.query!r}"
+                        if n else f"nothing found for {message.query!r}")
+        else:
+            shown, total = len(message.rows), message.total or 0
+            info.update(f"{shown:,} memories, newest first" if shown >= total
+                        else f"{shown:,} of {total:,} memories, newest first")
+        self._preview()
+
+    # ------------------------------------------------------------------ selection
+    @on(LineList.Highlighted, "#memory-list")
+    def _highlighted(self) -> None:
+        self._preview()
+
+    def _preview(self) -> None:
+        preview = self.query_one("#memory-preview", Static)
+        if not self.has_class("-wide"):
+            return
+        row = self.query_one(MemoryList).current
+        rec = self._record(row.id) if row else None
+        preview.update(detail_text(rec) if rec else "")
+
+    def _record(self, memory_id: str) -> dict | None:
+        try:
+            return self.services.memory().get(memory_id)
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"cannot read {memory_id}: {exc}", severity="error")
+            return None
+
+    @on(LineList.Selected, "#memory-list")
+    def _selected(self) -> None:
+        row = self.query_one(MemoryList).current
+        rec = self._record(row.id) if row else None
+        if rec is not None:
+            self.app.push_screen(MemoryDetailScreen(rec),
+                                 lambda result: self.action_edit_tags() if result == "tags" else None)
+
+    # ------------------------------------------------------------------ actions
+    def action_focus_search(self) -> None:
+        self.query_one("#memory-search").focus()
+
+    def action_reload(self) -> None:
+        self.start_search()
+
+    def action_copy(self) -> None:
+        row = self.query_one(MemoryList).current
+        rec = self._record(row.id) if row else None
+        if rec:
+            self.app.copy_text(str(rec.get("content", "")), "the memory")  # type: ignore[attr-defined]
+
+    @work(exclusive=True, group="memory-edit", exit_on_error=False)
+    async def action_edit_tags(self) -> None:
+        lst = self.query_one(MemoryList)
+        row = lst.current
+        rec = self._record(row.id) if row else None
+        if rec is None:
+            return
+        text = await self.app.push_screen_wait(PromptScreen(
+            f"Tags for {row.id}", value=", ".join(rec.get("tags") or []),
+            placeholder="comma separated"))
+        if text is None:
+            return
+        try:
+            updated = self.services.memory().update(row.id, {"tags": split_tags(text)}, actor="tui")
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"tags not saved: {exc}", severity="error")
+            return
+        lst.replace_row(lst.cursor, MemoryRow.from_record(
+            {**rec, **(updated or {}), "tags": split_tags(text)}))
+        self.notify(f"tags saved on {row.id}")
+        self._preview()
+
+    @work(exclusive=True, group="memory-edit", exit_on_error=False)
+    async def action_capture(self) -> None:
+        form = await self.app.push_screen_wait(CaptureScreen(classes="modal"))
+        if not form:
+            return
+        try:
+            rec = self.services.memory().capture(form["content"], type=form["type"],
+                                                 tags=form["tags"], actor="tui")
+        except Exception as exc:  # noqa: BLE001
+            self.notify(f"not captured: {exc}", severity="error")
+            return
+        self.notify(f"captured {rec.get('id') if isinstance(rec, dict) else rec}")
+        self.start_search()
+
+    def palette_commands(self):
+        from textual.app import SystemCommand
+
+        yield SystemCommand("Memory: capture", "Write a new memory (n)", self.action_capture)
+        yield SystemCommand("Memory: search", "Focus the search box (/)", self.action_focus_search)

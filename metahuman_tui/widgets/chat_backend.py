@@ -1,0 +1,162 @@
+"""Adapter from the core's ChatSession (persona chat + operator route) to the pane's protocol.
+
+Why: the core's `ChatSession.send` is blocking and reports through callbacks (`on_token`,
+`on_event`); the pane wants an async stream it can cancel. The session runs in a thread and
+hands events over through an asyncio queue. Cancelling sets an Event: the next token callback
+raises (unwinding the LLM stream in that thread) and the operator stops at its next check.
+This is the one file to touch when the core's chat API changes. No widget code here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, AsyncIterator
+
+from ..screens.services import Unavailable
+from .chat_events import (ApprovalRequested, ApprovalSettled, ChatEvent, Notice, TextDelta,
+                          ToolCalled, ToolReturned)
+
+
+class _Stopped(Exception):
+    """Raised inside the core's callbacks once the pane cancelled the reply."""
+
+
+class MissingBackend:
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    async def stream(self, prompt: str, *, history: list[dict[str, str]],
+                     yolo: bool) -> AsyncIterator[ChatEvent]:
+        raise Unavailable(self.reason)
+        yield  # pragma: no cover - makes this an async generator
+
+
+def translate(event: Any) -> ChatEvent | None:
+    """An OperatorEvent(kind, step, data) → a pane event (None: nothing to show)."""
+    kind = str(getattr(event, "kind", "") or "")
+    step = str(getattr(event, "step", "") or "")
+    data = getattr(event, "data", None) or {}
+    skill = str(data.get("skill") or "?")
+    if kind == "tool_call":
+        return ToolCalled(step, skill, dict(data.get("args") or {}))
+    if kind == "observation":
+        return ToolReturned(step, skill, data.get("status") == "ok", str(data.get("text") or ""))
+    if kind == "approval_pending":
+        return ApprovalRequested(str(data.get("approval_id")), skill, dict(data.get("args") or {}),
+                                 str(data.get("risk") or ""))
+    if kind == "approval_decided":
+        return ApprovalSettled(str(data.get("approval_id")), str(data.get("status") or ""),
+                               str(data.get("reason") or ""))
+    if kind in ("started", "resumed") and data.get("run_id"):
+        return Notice(f"operator run {data['run_id']}")
+    return None
+
+
+def _tui_session_class():
+    """ChatSession whose operator route waits for approvals given in the TUI and can be
+    cancelled (the core's ChatSession does not forward `approval_wait`/`cancel` yet)."""
+    from metahuman_core.chat import ChatSession
+
+    class TuiChatSession(ChatSession):
+        approval_wait = 900.0
+        cancel: threading.Event | None = None
+
+        def _operate(self, text, *, on_token, on_event):
+            import time
+
+            from metahuman_core.operator import run_operator
+
+            started = time.perf_counter()
+            result = run_operator(self.profile, text, yolo=self.yolo, requested_by=self.actor,
+                                  llm=self.llm, on_event=on_event,
+                                  approval_wait=self.approval_wait, cancel=self.cancel)
+            reply = result.summary()
+            if on_token:
+                on_token(reply)
+            self._remember(text, reply)
+            return self._finish(text, reply, "operator", started, model=result.model,
+                                operator=result.to_dict(), tags=["chat", "operator"])
+
+    return TuiChatSession
+
+
+class CoreChatBackend:
+    """One conversation with the core's ChatSession (history set from the pane each turn)."""
+
+    def __init__(self, profile: Any, *, actor: str = "tui"):
+        self.profile = profile
+        self.actor = actor
+        self.session = None
+
+    async def stream(self, prompt: str, *, history: list[dict[str, str]],
+                     yolo: bool) -> AsyncIterator[ChatEvent]:
+        from metahuman_core.llm.base import Message
+
+        if self.session is None:
+            self.session = _tui_session_class()(self.profile, actor=self.actor, yolo=yolo)
+        session = self.session
+        session.yolo = yolo
+        session.history = [Message(h["role"], h["content"]) for h in history]
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+        session.cancel = stop
+
+        def put(item: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def on_token(text: str) -> None:
+            if stop.is_set():
+                raise _Stopped()
+            put(TextDelta(text))
+
+        def on_event(event: Any) -> None:
+            item = None if stop.is_set() else translate(event)
+            if isinstance(item, ApprovalRequested) and not item.risk:
+                item = ApprovalRequested(item.approval_id, item.skill, item.args,
+                                         _risk_of(self.profile, item.approval_id))
+            if item is not None:
+                put(item)
+
+        def run() -> None:
+            try:
+                put(("done", session.send(prompt, on_token=on_token, on_event=on_event)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the pane
+                put(("error", exc))
+
+        threading.Thread(target=run, name="mh-tui-chat", daemon=True).start()
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, tuple):
+                    tag, value = item
+                    if tag == "error":
+                        if isinstance(value, _Stopped):
+                            return
+                        raise value
+                    note = getattr(value, "note", None)
+                    if note:
+                        yield Notice(str(note))
+                    return
+                yield item
+        finally:
+            stop.set()
+
+
+def _risk_of(profile: Any, approval_id: str) -> str:
+    try:
+        from metahuman_core.approvals import ApprovalQueue
+
+        return str(ApprovalQueue(profile).get(approval_id).get("risk") or "")
+    except Exception:  # noqa: BLE001 - the card still works without it
+        return ""
+
+
+def default_backend(profile: Any):
+    """The core chat when it exists; otherwise a backend that explains what is missing."""
+    try:
+        import metahuman_core.chat  # noqa: F401
+    except ImportError as exc:
+        return MissingBackend(f"chat is not available yet: metahuman_core.chat ({exc})")
+    return CoreChatBackend(profile)

@@ -1,0 +1,170 @@
+"""Search: query parser (hypothesis), FTS5 index kept in step with files changed by hand,
+filters, relevance floor, snippets, rebuild, and semantic/hybrid when the extra is installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from metahuman_core.errors import ValidationFailed
+from metahuman_core.memory import MemoryStore
+from metahuman_core.search import index_for, search
+from metahuman_core.search.query import parse
+from metahuman_core.search.semantic import fuse
+
+TZ = timezone(timedelta(hours=2))
+
+
+# ------------------------------------------------------------------ parser
+def test_parse_pieces():
+    q = parse('sarah "project plan" -lunch type:journal tag:work entity:Bob after:2025-10-01 '
+              'before:2025-11-01 meet* the')
+    assert q.terms == ["sarah"] and q.phrases == ["project plan"] and q.excluded == ["lunch"]
+    assert q.types == ["journal"] and q.tags == ["work"] and q.entities == ["Bob"]
+    assert (q.after, q.before) == ("2025-10-01", "2025-11-01") and q.prefixes == ["meet"]
+    assert parse("the who").terms == ["the", "who"]        # only stop words: keep them
+    assert parse("foo:bar").terms == ["foo:bar"]            # unknown field is just text
+
+
+_fts = sqlite3.connect(":memory:")
+_fts.execute("CREATE VIRTUAL TABLE t USING fts5(content, response, tags, entities, "
+             "tokenize='porter unicode61 remove_diacritics 2')")
+_fts.execute("INSERT INTO t VALUES ('hello world', '', 'a', 'Bob')")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+       | st.lists(st.sampled_from(['"', "-", "*", ":", "tag:", "type:", "NOT", "OR", "(", ")",
+                                   "^", "NEAR", "x", "entity:", " ", "{", "}", "'"]),
+                  max_size=12).map("".join))
+def test_any_query_text_gives_valid_fts(text):
+    q = parse(text)
+    for expr in (q.fts(), q.excluded_fts()):
+        if expr is not None:
+            _fts.execute("SELECT rowid FROM t WHERE t MATCH ?", (expr,)).fetchall()
+
+
+# ------------------------------------------------------------------ search behaviour
+@pytest.fixture
+def store(profile):
+    s = MemoryStore(profile)
+    data = [
+        ("Met with Sarah about the project plan for the new garden", "observation", ["work"], ["Sarah"], 1),
+        ("Lunch with Sarah at the noodle bar", "conversation", ["food"], ["Sarah"], 2),
+        ("Wrote in my journal about the rain and the garden", "journal", ["home"], [], 3),
+        ("Fixed the bicycle brakes; meetings all afternoon", "action", ["chores"], [], 4),
+    ]
+    for text, kind, tags, ents, day in data:
+        s.capture(text, type=kind, tags=tags, entities=ents,
+                  timestamp=datetime(2025, 10, day, 9, tzinfo=TZ))
+    return s
+
+
+def ids(hits):
+    return [h.content.split()[0] + str(h.timestamp[8:10]) for h in hits]
+
+
+def test_keyword_filters_and_snippets(profile, store):
+    hits = search(profile, "sarah")
+    assert len(hits) == 2 and all("[Sarah]" in h.snippet for h in hits)
+    assert hits[0].path.endswith(".json") and hits[0].to_dict()["tags"]
+    assert ids(search(profile, "sarah -noodle")) == ["Met01"]
+    assert ids(search(profile, '"noodle bar"')) == ["Lunch02"]
+    assert ids(search(profile, "garden type:journal")) == ["Wrote03"]
+    assert ids(search(profile, "garden", type="journal")) == ["Wrote03"]
+    assert ids(search(profile, "sarah tag:food")) == ["Lunch02"]
+    assert ids(search(profile, "garden after:2025-10-02")) == ["Wrote03"]
+    assert ids(search(profile, "garden before:2025-10-03")) == ["Met01"]
+    assert ids(search(profile, "entity:sarah before:2025-10-02")) == ["Met01"]
+    assert "Fixed04" in ids(search(profile, "meeting"))       # stemming: meetings ~ meeting
+    assert ids(search(profile, "tag:chores")) == ["Fixed04"]  # filters alone: newest first
+    assert ids(search(profile, "-sarah")) == ["Fixed04", "Wrote03"]
+    with pytest.raises(ValidationFailed, match="mode"):
+        search(profile, "x", mode="fuzzy")
+    with pytest.raises(ValidationFailed, match="after"):
+        search(profile, "garden after:yesterday")
+
+
+def test_relevance_floor(profile, store):
+    assert search(profile, "zebra") == []
+    assert search(profile, "sarah zebra") == []                # AND: a partial match is not a hit
+    assert search(profile, "") == [] and search(profile, "-") == []
+    # natural language: no memory holds every word; those holding most of them still come back
+    got = ids(search(profile, "what did sarah and I plan for the garden project yesterday"))
+    assert got[0] == "Met01" and "Fixed04" not in got
+
+
+def test_hand_made_changes_are_picked_up(profile, store):
+    idx = index_for(profile)
+    folder = profile.root / "memory/episodic/2025"
+    target = next(p for p in folder.glob("*.json") if "bicycle" in p.read_text())
+    # an editor's save (new file renamed over the old one)
+    data = json.loads(target.read_text())
+    data["content"] = "Fixed the tandem brakes"
+    tmp = folder / ".edit.tmp"
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, target)
+    assert ids(search(profile, "tandem")) == ["Fixed04"] and search(profile, "bicycle") == []
+    # a file added by hand, and one deleted by hand
+    (folder / "evt-20251005-080000-hand-made.json").write_text(json.dumps(
+        {"content": "Hand made note about kites", "timestamp": "2025-10-05T08:00:00+02:00"}))
+    lunch = next(p for p in folder.glob("*.json") if "noodle" in p.read_text())
+    lunch.unlink()
+    assert ids(search(profile, "kites")) == ["Hand05"]
+    assert search(profile, "noodle") == []
+    # an in-place edit (same inode, folder mtime unchanged): a displayed hit is re-checked,
+    # and a full sweep (mh index status/refresh, or every FULL_SWEEP_S) finds the rest
+    journal = next(p for p in folder.glob("*.json") if "journal" in p.read_text())
+    with open(journal, "r+") as fh:
+        data = json.load(fh)
+        data["content"] += " and a rainbow"
+        fh.seek(0)
+        fh.write(json.dumps(data))
+        fh.truncate()
+    assert "rainbow" in search(profile, "garden type:journal")[0].content
+    assert ids(search(profile, "rainbow")) == ["Wrote03"]
+    # a broken file is reported, never a crash
+    (folder / "evt-20251006-080000-broken.json").write_text("{oops")
+    assert idx.sync(full=True)["bad"] == 1
+    assert idx.status()["corrupt"][0]["path"].endswith("broken.json")
+    assert len(search(profile, "sarah")) == 1
+
+
+def test_index_is_derived_and_rebuildable(profile, store):
+    before = ids(search(profile, "garden"))
+    idx = index_for(profile)
+    idx.close()
+    for p in profile.root.joinpath("memory/index").glob("memory.db*"):
+        p.unlink()
+    assert ids(search(profile, "garden")) == before           # rebuilt from the files on open
+    counts = idx.rebuild()
+    assert counts["added"] == 4 and counts["bad"] == 0
+    assert ids(search(profile, "garden")) == before
+    assert idx.status()["memories"] == 4 and idx.status()["last_rebuild"]
+
+
+def test_reciprocal_rank_fusion():
+    fused = fuse([1, 2, 3], [3, 4])
+    assert [r for r, _ in fused][:2] == [3, 1]   # in both lists beats first of one list
+    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
+
+
+semantic = pytest.importorskip("metahuman_core.search.embedder")
+
+
+@pytest.mark.skipif(not semantic.available(), reason="needs the semantic extra")
+def test_semantic_and_hybrid(profile, store):
+    hits = search(profile, "eating noodles with a friend", mode="semantic", limit=2)
+    assert hits and hits[0].content.startswith("Lunch with Sarah")
+    assert all(h.matched == "semantic" for h in hits)
+    assert search(profile, "quantum chromodynamics lattice", mode="semantic") == []
+    hyb = search(profile, "sarah", mode="hybrid", limit=3)
+    assert {h.content.split()[0] for h in hyb[:2]} == {"Met", "Lunch"}
+    assert hyb[0].matched == "both"
+    assert ids(search(profile, "garden", mode="semantic", type="journal")) == ["Wrote03"]
+    assert index_for(profile).status()["embedded"] == 4

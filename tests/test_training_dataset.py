@@ -1,0 +1,274 @@
+"""Dataset builder, PII scrub, runs directory contract and the approval gates (no torch)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from metahuman_core import events
+from metahuman_core.errors import ValidationFailed
+from metahuman_core.memory import MemoryStore
+from metahuman_core.training import dataset, gates, pii, runs
+
+T0 = datetime(2025, 10, 1, 9, 0, tzinfo=timezone(timedelta(hours=2)))
+DATE = "2025-10-19"
+
+
+def add(profile, content, *, type="observation", hours=0, **kw):
+    store = MemoryStore(profile)
+    rec = store.prepare(content, type=type, timestamp=T0 + timedelta(hours=hours), **kw)
+    return store.write_new(rec, durable=False)[0]
+
+
+def persona_memories(profile, n=40):
+    topics = ["rain", "coffee", "the shop", "music", "my sister", "the garden", "books", "walking",
+              "sleep", "cooking", "the harbour", "old tools", "winter", "pine", "varnish", "radio"]
+    for i in range(n):
+        t = topics[i % len(topics)]
+        add(profile, f"Note {i}: spent time on {t}. Biscuit slept by the heater, as usual.",
+            hours=i, tags=[t])
+
+
+def build(profile, **kw):
+    return dataset.build_dataset(profile, DATE, **kw)
+
+
+def pairs_of(res):
+    return [json.loads(line) for line in open(res.path, encoding="utf-8")]
+
+
+def audit_events(profile):
+    out = []
+    for f in sorted(profile.home.audit_dir.glob("*.ndjson")):
+        out += [json.loads(line)["event"] for line in f.read_text().splitlines() if line]
+    return out
+
+
+# ------------------------------------------------------------------------------ builder
+def test_outputs_are_the_persons_words_and_model_text_is_excluded(profile, fixed_clock):
+    persona_memories(profile, 12)
+    add(profile, "A deep machine-written reflection about meaning and time.", type="reflection")
+    add(profile, "I dreamt of an endless workshop full of clocks.", type="dream")
+    add(profile, "Private: the test results from the clinic came back.",
+        metadata={"trainingConsent": False})
+    add(profile, 'Me: "Can you remind me to oil the saw tomorrow?"', type="conversation",
+        hours=100, response="Sure, I will remind you.")
+    add(profile, "Thanks. And the chisels too, they are getting dull.", type="conversation",
+        hours=100.1)
+    res = build(profile)
+    rows = pairs_of(res)
+    outputs = [r["output"] for r in rows]
+    assert not any("reflection" in o or "dreamt" in o or "clinic" in o for o in outputs)
+    assert "Can you remind me to oil the saw tomorrow?" in outputs  # Me: "…" wrapper removed
+    follow = next(r for r in rows if r["output"].startswith("Thanks."))
+    assert follow["instruction"] == "Sure, I will remind you."  # the twin's reply is the prompt
+    assert all(r["output"] != "Sure, I will remind you." for r in rows)  # never the twin's words
+    meta = res.metadata
+    assert meta["skipped"] == {"model-generated (reflection)": 1, "model-generated (dream)": 1,
+                               "no consent": 1}
+    assert meta["byKind"]["anchor"] >= 3 and "generated" not in meta["byKind"]
+    assert "lora_dataset_built" in audit_events(profile)
+
+
+def test_downweight_caps_model_generated_share(profile, fixed_clock):
+    persona_memories(profile, 20)
+    for i in range(20):
+        add(profile, f"Reflection {i}: machine thoughts about patience and wood.", type="reflection",
+            hours=200 + i)
+    profile.config.update("training", {"dataset": {"modelGenerated": "downweight",
+                                                   "modelGeneratedMaxShare": 0.2, "anchors": False}})
+    res = build(profile)
+    kinds = res.metadata["byKind"]
+    assert kinds["own"] == 20 and kinds["generated"] == 5  # 5 / 25 = 20 %
+    assert res.metadata["generatedCapped"] == 15
+    assert all(r["meta"]["split"] == "train" for r in pairs_of(res) if r["meta"]["kind"] == "generated")
+
+
+def test_dedupe_identity_pairs_and_short_texts(profile, fixed_clock):
+    add(profile, "The varnish needs another coat before Friday.", hours=1)
+    add(profile, "the varnish needs another coat, before Friday!", hours=2)
+    add(profile, "ok", hours=3)
+    profile.config.update("training", {"dataset": {"anchors": False}})
+    res = build(profile)
+    assert res.pairs == 1 and res.metadata["duplicates"] == 1
+    assert res.metadata["skipped"] == {"too short": 1}
+    assert pairs_of(res)[0]["output"] == "the varnish needs another coat, before Friday!"  # newest kept
+
+
+def test_heldout_split_is_stable_own_words_only(profile, fixed_clock):
+    persona_memories(profile, 40)
+    a, b = build(profile), build(profile)
+    assert (a.label, b.label) == (DATE, f"{DATE}-2")  # never overwritten: a suffix
+    held_a = [r["output"] for r in pairs_of(a) if r["meta"]["split"] == "heldout"]
+    held_b = [r["output"] for r in pairs_of(b) if r["meta"]["split"] == "heldout"]
+    assert held_a == held_b and len(held_a) == 4
+    assert all(r["meta"]["kind"] == "own" for r in pairs_of(a) if r["meta"]["split"] == "heldout")
+    assert a.heldout + a.train == a.pairs
+
+
+def test_pii_scrub_default_on_for_remote_only(profile, fixed_clock):
+    add(profile, "Mail greg@example.com or call +1 555 123 4567 on 2025-10-19 at 10:30.", hours=1)
+    add(profile, "My deploy key is sk-abcdefghijklmnop1234 and I keep losing it.", hours=2)
+    local = build(profile, remote=False)
+    assert "greg@example.com" in json.dumps(pairs_of(local))
+    remote = build(profile, remote=True)
+    text = json.dumps(pairs_of(remote))
+    assert "greg@example.com" not in text and "555 123 4567" not in text and "sk-abc" not in text
+    assert "[email]" in text and "[phone]" in text and "[secret]" in text
+    assert "2025-10-19 at 10:30" in text  # dates and times are left alone
+    assert remote.metadata["piiReplacements"] == {"email": 1, "phone": 1, "secret": 1}
+    forced = build(profile, remote=False, pii_scrub=True)
+    assert forced.metadata["piiScrubbed"] is True
+
+
+def test_bad_dataset_options_name_the_field(profile):
+    profile.config.update("training", {"dataset": {"heldOutFraction": 3}})
+    with pytest.raises(Exception) as err:
+        dataset.load_options(profile)
+    assert "dataset.heldOutFraction" in str(err.value) and "training.json" in str(err.value)
+
+
+def test_anchor_pairs_come_from_core_json(profile):
+    from metahuman_core.training.anchors import anchor_pairs
+
+    qa = {p["instruction"]: p["output"] for p in anchor_pairs(profile)}
+    assert qa["Who are you?"].startswith("I'm Alex")
+    assert "Honesty" in qa["What matters most to you?"]
+    assert "Never share my memories" in qa["What won't you do?"]
+
+
+# ------------------------------------------------------------------------------ PII properties
+@settings(max_examples=150, deadline=None)
+@given(user=st.from_regex(r"[a-z][a-z0-9._]{0,10}", fullmatch=True),
+       domain=st.from_regex(r"[a-z]{2,8}\.(com|org|co\.uk|de)", fullmatch=True),
+       before=st.text(alphabet="abc xyz,.", max_size=20), after=st.text(alphabet="abc xyz,.", max_size=20))
+def test_scrub_removes_every_email_and_is_idempotent(user, domain, before, after):
+    text = f"{before} {user}@{domain} {after}"
+    once = pii.scrub(text)
+    assert f"{user}@{domain}" not in once and "[email]" in once
+    assert pii.scrub(once) == once
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Nd",), blacklist_characters="@"),
+               max_size=80))
+def test_scrub_leaves_digit_free_prose_alone(text):
+    if any(len(w) >= 40 for w in text.split()):
+        return
+    assert pii.scrub(text) == text
+
+
+@given(st.dates(min_value=datetime(1990, 1, 1).date(), max_value=datetime(2090, 1, 1).date()),
+       st.integers(0, 23), st.integers(0, 59))
+def test_scrub_keeps_dates_and_times(day, hour, minute):
+    text = f"On {day.isoformat()} at {hour:02d}:{minute:02d} I fixed the door."
+    assert pii.scrub(text) == text
+
+
+@given(st.text(max_size=30))
+def test_labels_refuse_anything_but_dates(label):
+    if runs.LABEL_RE.match(label):
+        return
+    with pytest.raises(ValidationFailed):
+        runs.validate_label(label)
+
+
+def test_label_rejects_paths_and_bad_dates():
+    for bad in ("../2025-10-19", "2025-10-19/..", "2025-13-01", "2025-10-19-x", ""):
+        with pytest.raises(ValidationFailed):
+            runs.validate_label(bad)
+    assert runs.validate_label("2025-10-19-12") == "2025-10-19-12"
+
+
+# ------------------------------------------------------------------------------ runs
+def test_create_run_writes_the_seed_contract(profile, fixed_clock):
+    persona_memories(profile, 30)
+    res = build(profile)
+    gates.approve(profile, res.label)
+    run = runs.create_run(profile, res.label, base_model="/models/tiny")
+    again = runs.create_run(profile, res.label)
+    assert (run.label, again.label) == (DATE, f"{DATE}-2")
+    train = [json.loads(x) for x in (run.dir / runs.DATASET_FILE).read_text().splitlines()]
+    held = [json.loads(x) for x in (run.dir / runs.EVAL_FILE).read_text().splitlines()]
+    assert all(set(r) == {"instruction", "input", "output"} for r in train + held)
+    assert len(train) == res.train and len(held) == res.heldout
+    cfg = json.loads((run.dir / "config.json").read_text())
+    assert set(runs.SEED_KEYS) <= set(cfg) and cfg["base_model"] == "/models/tiny"
+    assert cfg["date"] == DATE and cfg["gguf_name"] == "alex" and "Alex" in cfg["system_prompt"]
+    summary = run.summary()
+    assert summary["samples_used"] == res.train and summary["status"] == "created"
+
+
+# ------------------------------------------------------------------------------ gates
+def test_manual_approve_and_reject(profile, fixed_clock):
+    persona_memories(profile, 10)
+    res = build(profile)
+    with pytest.raises(gates.GateError):
+        gates.require_approved(profile, res.label)
+    gates.approve(profile, res.label, notes="looks like me")
+    assert gates.dataset_state(profile, res.label)["status"] == "approved"
+    gates.reject(profile, res.label, reason="too many notes about the dog")
+    state = gates.dataset_state(profile, res.label)
+    assert state["status"] == "rejected" and not state["approved"]
+    with pytest.raises(gates.GateError):
+        gates.approve(profile, res.label)
+    with pytest.raises(gates.GateError):
+        gates.require_approved(profile, res.label)
+    evs = audit_events(profile)
+    assert "lora_dataset_approved" in evs and "lora_dataset_rejected" in evs
+
+
+def _enable_auto(profile, **kw):
+    profile.config.update("auto-approval", {"enabled": True, "dryRun": False, **kw})
+
+
+def test_auto_approval_hard_minimums_beat_the_score(profile, fixed_clock):
+    _enable_auto(profile)
+    profile.config.update("training", {"dataset": {"anchors": False}})
+    empty = build(profile)
+    res = gates.auto_approve(profile, empty.label)
+    assert res["decision"] == "rejected" and "dataset has 0 pairs" in res["reasons"]
+    persona_memories(profile, 12)  # all own words, long replies: a perfect score, but too few
+    few = build(profile)
+    res = gates.auto_approve(profile, few.label)
+    assert res["score"] == 100 and res["decision"] == "rejected"
+    assert any("below the minimum of 30" in r for r in res["reasons"])
+    assert (runs.dataset_dir(profile, few.label) / "auto-rejected.json").is_file()
+    assert audit_events(profile).count(events.LORA_DATASET_AUTO_REJECTED) == 2
+
+
+def test_auto_approval_approves_and_dry_run_writes_nothing(profile, fixed_clock):
+    persona_memories(profile, 40)
+    _enable_auto(profile, dryRun=True)
+    res = build(profile)
+    dry = gates.auto_approve(profile, res.label)
+    assert dry["decision"] == "approved" and dry["dryRun"] is True
+    assert gates.dataset_state(profile, res.label)["status"] == "pending"
+    _enable_auto(profile)
+    live = gates.auto_approve(profile, res.label)
+    assert live["decision"] == "approved"
+    approved = json.loads((runs.dataset_dir(profile, res.label) / "approved.json").read_text())
+    assert approved["autoApproved"] is True and approved["qualityScore"] == 100
+    assert gates.auto_approve(profile, res.label)["decision"] == "already"
+    assert audit_events(profile).count(events.LORA_DATASET_AUTO_APPROVED) == 2
+
+
+# ------------------------------------------------------------------------------ CLI
+def test_cli_build_review_approve_list(mh, profile, fixed_clock):
+    persona_memories(profile, 20)
+    out = mh("adapter", "build", DATE, "--json")
+    assert out.returncode == 0, out.stderr
+    label = json.loads(out.stdout)["label"]
+    review = mh("adapter", "review", label, "--samples", "2")
+    assert review.returncode == 0 and "byKind" in review.stdout and "→" in review.stdout
+    assert mh("adapter", "approve", label, "--notes", "ok").returncode == 0
+    rows = json.loads(mh("adapter", "list", "--json").stdout)
+    assert rows[0]["date"] == label and rows[0]["status"] == "approved"
+    bad = mh("adapter", "review", "../etc")
+    assert bad.returncode == 2 and "invalid dataset/run label" in bad.stderr
+    missing = mh("adapter", "approve", "2024-01-01")
+    assert missing.returncode == 1 and "no dataset 2024-01-01" in missing.stderr
+    assert mh("adapter", "reject", label).returncode == 2  # --reason is required
