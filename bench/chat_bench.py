@@ -4,63 +4,43 @@ DESIGN §13 target: building the Tier-1 system prompt costs < 30 ms at 100k memo
 
     .venv/bin/python bench/chat_bench.py [--memories 100000] [--home DIR] [--queries 60]
 
-The profile (and its 100k memory files + index) is generated once under --home (default
-/tmp/mh-chat-bench-<N>) and reused by later runs. Memories are written with the memory store's own
-writer (MemoryStore.prepare + write_new, no per-file index update), then the index is rebuilt.
-Prints a markdown table for docs/benchmarks.md.
+The profile (its memory files + index) is generated once under --home (default
+/tmp/mh-chat-bench-<N>) with bench/memory_bench.py's generator and reused by later runs. Messages
+are natural questions (most share words with many memories). Prints a markdown table for
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PEOPLE = ["Sarah", "Tom", "Priya", "Marco", "Lena", "Ahmed", "Grace", "Yuki", "Olu", "Ines"]
-PLACES = ["the harbour", "the office", "the garden", "the library", "the bakery", "the gym",
-          "the station", "the workshop", "the market", "home"]
-TOPICS = ["the greenhouse plan", "the quarterly report", "a new bike", "the tax forms",
-          "the operator demo", "a birthday gift", "the kitchen shelves", "the API migration",
-          "the book club pick", "the vacation budget", "the dentist appointment",
-          "the garden tomatoes", "the release checklist", "the roof repair", "a running plan"]
-FEELINGS = ["felt good about it", "was tired afterwards", "need to follow up", "it went well",
-            "still unsure", "learned something", "want to try again", "it was frustrating"]
-TYPES = ["observation"] * 6 + ["conversation", "reflection", "journal", "dream"]
-QUERIES = ["What did Sarah say about the greenhouse plan?", "How was the API migration going?",
-           "When is the dentist appointment?", "Tell me about the book club",
-           "What do I think about the roof repair?", "Did I meet Priya at the library?",
-           "How do I feel about running?", "hello", "What happened at the harbour last week?",
-           "Remind me about the tax forms"]
+QUERIES = ["What did Sarah say about the budget?", "How is the database migration going?",
+           "When is the dentist appointment?", "Tell me about piano lessons",
+           "What do I think about sourdough bread?", "Did I talk to Priya about chess?", "hello",
+           "What happened in Lisbon?", "How was the marathon?",
+           "what did I talk about with sarah at the cafe", "Any news on the roof repair?",
+           "What should I cook for dinner with cheese and apples?"]
 
 
-def generate(root: Path, n: int, seed: int = 7) -> None:
-    from metahuman_core.memory import MemoryStore
+def generate(root: Path, n: int) -> None:
+    """The memory benchmark's generator (bench/memory_bench.py: realistic mixed memories spread
+    over three years), then a full index rebuild."""
+    from bench.memory_bench import generate as write_memories
     from metahuman_core.profile import Profile, init_profile
     from metahuman_core.search import index_for
 
     init_profile(root)
-    prof = Profile(root)
-    store = MemoryStore(prof)
-    rng = random.Random(seed)
-    start = datetime(2023, 1, 1, tzinfo=timezone(timedelta(hours=2)))
     t0 = time.perf_counter()
-    for i in range(n):
-        who, where, what = rng.choice(PEOPLE), rng.choice(PLACES), rng.choice(TOPICS)
-        text = (f"Met {who} at {where} to talk about {what}; {rng.choice(FEELINGS)}. "
-                f"{rng.choice(PEOPLE)} mentioned {rng.choice(TOPICS)} too.")
-        rec = store.prepare(text, type=rng.choice(TYPES), tags=[what.split()[-1]],
-                            entities=[who], timestamp=start + timedelta(minutes=17 * i))
-        store.write_new(rec, durable=False)
-        if (i + 1) % 10000 == 0:
-            print(f"  wrote {i + 1} memories ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    write_memories(root, n)
+    print(f"  wrote {n} memories in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     t1 = time.perf_counter()
-    index_for(prof).rebuild()
+    index_for(Profile(root)).rebuild()
     print(f"  index rebuilt in {time.perf_counter() - t1:.1f} s", file=sys.stderr)
     (root / ".bench-ready").write_text(str(n))
 

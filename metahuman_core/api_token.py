@@ -58,7 +58,7 @@ def read_token(profile) -> str | None:
     token = raw.decode("utf-8", "replace").strip()
     if len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token):
         raise MHError(f"{path}: the API token is empty, too short or contains spaces",
-                      hint=f"delete the file and run `mh serve` (or `mh init`) to generate one")
+                      hint="delete the file and run `mh serve` (or `mh init`) to generate one")
     register_secret(token)
     return token
 

@@ -16,6 +16,7 @@ operator. Faces may force a route (`route="chat"` / `"operator"`, the REPL's `/o
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -116,10 +117,19 @@ def save_exchange(profile, user_text: str, reply: str, *, actor: str,
 
 class ChatSession:
     """One conversation. Faces keep one per window/REPL; `send` is blocking and streams tokens
-    through `on_token`. Not thread-safe: one `send` at a time."""
+    through `on_token`. Not thread-safe: one `send` at a time.
+
+    `approval_wait` (seconds; default etc/operator.json approvalWaitSeconds) is how long an
+    action routed to the operator waits for a decision before pausing: the TUI passes a long
+    wait and decides in its approval pane. Setting `cancel` stops the operator at its next check.
+    """
+
+    approval_wait: float | None = None
+    cancel: threading.Event | None = None
 
     def __init__(self, profile, *, llm: LLM | None = None, actor: str = "cli", yolo: bool = False,
-                 route: str = "auto", save: bool = True, history_turns: int = HISTORY_TURNS):
+                 route: str = "auto", save: bool = True, history_turns: int = HISTORY_TURNS,
+                 approval_wait: float | None = None, cancel: threading.Event | None = None):
         if route not in ("auto", "chat", "operator"):
             raise ValueError(f"route must be auto, chat or operator, not {route!r}")
         self.profile = profile
@@ -130,6 +140,10 @@ class ChatSession:
         self.save = save
         self.history: list[Message] = []
         self.history_turns = history_turns
+        if approval_wait is not None:
+            self.approval_wait = approval_wait
+        if cancel is not None:
+            self.cancel = cancel
 
     def send(self, text: str, *, on_token: Callable[[str], None] | None = None,
              on_event: Callable[[Any], None] | None = None, route: str | None = None) -> ChatReply:
@@ -181,7 +195,8 @@ class ChatSession:
 
         started = time.perf_counter()
         result = run_operator(self.profile, text, yolo=self.yolo, requested_by=self.actor,
-                              llm=self.llm, on_event=on_event)
+                              llm=self.llm, on_event=on_event, approval_wait=self.approval_wait,
+                              cancel=self.cancel)
         if result.status == "failed" and result.error_kind in ("unavailable", "model_missing"):
             raise LLMUnavailable(result.error or "no model", hint=result.hint)
         reply = result.summary()

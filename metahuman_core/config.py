@@ -143,6 +143,7 @@ class ApiConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=4321, ge=1, le=65535)
     maxBodyBytes: int = Field(default=1_048_576, ge=1024)
+    tokenForReads: bool = False
 
 
 class TuiConfig(_Model):

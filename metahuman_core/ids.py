@@ -43,7 +43,8 @@ def task_stem(ts: datetime) -> str:
 def validate(kind: str, value: str, pattern: re.Pattern) -> str:
     """Ids come from users and LLMs: refuse anything that is not exactly an id (no paths)."""
     if not isinstance(value, str) or not pattern.fullmatch(value or ""):
-        raise ValidationFailed(f"invalid {kind} id: {value!r}",
+        noun = kind if kind == "date" else f"{kind} id"
+        raise ValidationFailed(f"invalid {noun}: {value!r}",
                                hint=f"expected something like {_EXAMPLES[kind]}")
     return value
 

@@ -91,5 +91,10 @@ def init_profile(path: Path | str) -> tuple[Profile, list[str]]:
         gk = prof.root / keep / ".gitkeep"
         if not gk.exists():
             gk.touch()
+    from .api_token import ensure_token, token_path
+
+    if not token_path(prof).exists():
+        ensure_token(prof)
+        created.append(str(token_path(prof).relative_to(prof.root)))
     prof.audit.append(events.SYSTEM_INIT, actor="cli", details={"created": len(created)})
     return prof, created

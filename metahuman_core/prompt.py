@@ -8,6 +8,7 @@ instructions" is something the person wrote down, not an order (agent-anchors §
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -114,25 +115,55 @@ def learnings_section(profile) -> tuple[str, list[str]]:
     return "\n\n".join(parts), used
 
 
+# Conversational filler that would only slow the index down (every memory "talks about" things).
+CHAT_STOPWORDS = frozenset("""a about above after again all also am an and any anything are as
+ask asked at be because been before being but by can could did do does doing done feel felt for
+from get got going had happen happened has have having he her here him his how i if in into is it
+its just know last let like
+me mean might more most much my next no not now of on once only or other our out over please
+really remember remind said say says see she should so some something talk talked tell than
+thank thanks
+that the their them then there these they thing things think this those to today tomorrow
+tonight too up us very want was we week well were what when where which who why will with would
+year yes yesterday yet you your""".split())
+GROUNDING_TERMS = 2
+
+
+def grounding_terms(message: str, limit: int = GROUNDING_TERMS) -> list[str]:
+    """The most specific words of a message: names (capitalised, not first) first, then the
+    longest words. A whole question as the query makes the index rank thousands of memories
+    that share "about" or "say" (300 ms at 100k, bench/chat_bench.py); two specific words
+    rank a handful."""
+    words = re.findall(r"[^\W_]+", message)
+    ranked, seen = [], set()
+    for i, word in enumerate(words):
+        low = word.lower()
+        if len(low) < 3 or low in CHAT_STOPWORDS or low in seen:
+            continue
+        seen.add(low)
+        ranked.append((word[0].isupper() and i > 0, len(low), -i, low))
+    return [r[3] for r in sorted(ranked, reverse=True)[:limit]]
+
+
 def retrieve(profile, message: str, limit: int = MEMORY_LIMIT) -> tuple[list[dict], str | None]:
-    """Memories for this message via the search index; ([], problem) when search is unavailable."""
-    if not message.strip() or limit <= 0:
+    """Memories for this message via the search index; ([], problem) when search is unavailable.
+    Both specific words first; if no memory holds both, the most specific one alone."""
+    terms = grounding_terms(message)
+    if not terms or limit <= 0:
         return [], None
     try:
         from .search import search
     except ImportError as exc:  # search not installed in this build
         return [], f"memory search unavailable: {exc}"
     try:
-        hits = search(profile, message, limit=limit)
+        hits = search(profile, " ".join(terms), limit=limit)
+        if not hits and len(terms) > 1:
+            hits = search(profile, terms[0], limit=limit)
     except MHError as exc:
         return [], f"memory search failed: {exc.message}"
     except (sqlite3.Error, OSError) as exc:  # grounding is best effort: answer without it
         return [], f"memory search failed: {type(exc).__name__}: {exc}"
-    out = []
-    for hit in hits:
-        data = hit.to_dict() if hasattr(hit, "to_dict") else dict(hit)
-        out.append(data)
-    return out, None
+    return [h.to_dict() if hasattr(h, "to_dict") else dict(h) for h in hits], None
 
 
 def memory_line(hit: dict[str, Any]) -> str:

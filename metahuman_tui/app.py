@@ -77,6 +77,7 @@ class MetaHumanApp(App[None]):
         super().__init__()
         self.services = services
         self.last_copied = ""
+        self._key_rows: list[KeyRow] | None = None
         self.animation_level = "none"   # smooth over SSH, deterministic in snapshots
 
     # ------------------------------------------------------------------ startup
@@ -113,6 +114,12 @@ class MetaHumanApp(App[None]):
 
     # ------------------------------------------------------------------ keys
     def key_rows(self) -> list[KeyRow]:
+        """Every binding with an id (cached: bindings are declared on classes)."""
+        if self._key_rows is None:
+            self._key_rows = self._build_key_rows()
+        return self._key_rows
+
+    def _build_key_rows(self) -> list[KeyRow]:
         scopes: list[tuple[str, type]] = [("global", type(self))]
         scopes += [(mode, cls) for mode, cls in PANE_SCREENS.items()]
         scopes += [("lists", LineList)]

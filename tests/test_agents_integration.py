@@ -86,6 +86,7 @@ def wait_until(predicate, timeout: float, what: str, home=None):
 
 
 def test_three_agents_with_captures_and_ingest(home, profile, tmp_path):
+    from metahuman_core.agents.organizer import memory_stats
     from metahuman_core.memory import MemoryStore
 
     with FakeOllama(models=["qwen3:1.7b"]) as fake:
@@ -95,9 +96,10 @@ def test_three_agents_with_captures_and_ingest(home, profile, tmp_path):
         profile.config.set_value("boredom.level", "custom")
         profile.config.update("sleep", {"window": {"start": "23:00", "end": "06:30"},
                                         "minIdleMins": 0, "maxDreamsPerNight": 2})
+        store = MemoryStore(profile)
         for text in ("Walked along the river with Sam", "Planned the garden beds",
                      "Finished reading the sailing book", "Called mother about the holidays"):
-            assert mh_run(home, "capture", text).returncode == 0
+            store.capture(text)
 
         procs = {}
         try:
@@ -122,7 +124,6 @@ def test_three_agents_with_captures_and_ingest(home, profile, tmp_path):
             assert ingest.returncode == 0, ingest.stderr + ingest.stdout
             assert not [p for p in (home / "memory/inbox").iterdir() if p.is_file()]
 
-            store = MemoryStore(profile)
             wait_until(lambda: store.list(type="reflection_summary"), 30, "a reflection", home)
             state_file = home / "logs/run/sleep-state.json"
             wait_until(lambda: state_file.exists() and
@@ -137,8 +138,10 @@ def test_three_agents_with_captures_and_ingest(home, profile, tmp_path):
             for name in ("boredom-service", "sleep-service"):   # stop the memory makers
                 procs[name].send_signal(signal.SIGTERM)
                 assert procs[name].wait(timeout=5) == 0, name
-            stats = wait_until(lambda: (lambda m: m if m["unprocessed"] == 0 else None)(
-                monitor(home)), 40, "the organizer to catch up", home)
+            wait_until(lambda: memory_stats(profile)["unprocessed"] == 0, 40,
+                       "the organizer to catch up", home)
+            stats = monitor(home)                                # what `mh agent monitor` says
+            assert stats["unprocessed"] == 0
             procs["organizer"].send_signal(signal.SIGTERM)
             assert procs["organizer"].wait(timeout=5) == 0
         finally:

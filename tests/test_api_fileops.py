@@ -322,20 +322,23 @@ def _port() -> int:
 
 
 def _serve(home: Path, *args: str) -> tuple[subprocess.Popen, int]:
-    port = _port()
+    """Start `mh serve` and wait until it listens (another process may win the port between our
+    check and its bind: then try again on a fresh port)."""
     env = {**os.environ, "MH_HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([*MH, "serve", "--port", str(port), *args], cwd=home, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"mh serve exited: {proc.stdout.read()}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("mh serve did not start listening within 20 s")
+    for _attempt in range(3):
+        port = _port()
+        proc = subprocess.Popen([*MH, "serve", "--port", str(port), *args], cwd=home, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return proc, port
+            time.sleep(0.1)
+        output = _stop(proc)
+        if "address already in use" not in output:
+            raise AssertionError(f"mh serve did not start listening: {output}")
+    raise AssertionError("mh serve found no free port in 3 tries")
 
 
 def _stop(proc: subprocess.Popen) -> str:

@@ -64,6 +64,17 @@ def test_history_is_sent_and_think_blocks_hidden(profile, fake):
     assert fake.chat_requests()[-1]["messages"][2]["content"] == "Hi Alex!"
 
 
+@pytest.mark.parametrize("message,terms", [
+    ("What did Sarah say about the greenhouse plan?", ["sarah", "greenhouse"]),
+    ("When is the dentist appointment?", ["appointment", "dentist"]),
+    ("Sarah's garden", ["sarah", "garden"]), ("how are you?", []),
+])
+def test_grounding_uses_the_specific_words(message, terms):
+    from metahuman_core.prompt import grounding_terms
+
+    assert grounding_terms(message) == terms
+
+
 def test_overnight_learnings_newest_first(profile):
     folder = overnight_dir(profile)
     folder.mkdir(parents=True)

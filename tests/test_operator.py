@@ -203,6 +203,13 @@ def test_step_budget(prof, fake):
     assert "step budget" in result.summary()
 
 
+def test_time_budget(prof, fake):
+    prof.config.set_value("operator.maxSeconds", 0.001)  # any model round trip takes longer
+    fake.script([call("fs_list", path="docs"), call("git_status")])
+    result = run_operator(prof, "Do two things")
+    assert result.status == "time_budget" and len(result.steps) == 1
+
+
 def test_model_without_tools_uses_json_in_text(prof, fake):
     fake.add_model("tiny:1b", tools=False)
     prof.config.set_value("agent.model", "tiny:1b")

@@ -148,3 +148,21 @@ def test_one_organizer_sees_later_changes(profile, fixed_clock, ollama):
     result = organizer.cycle(ctx(profile))
     assert result.counts["processed"] == 2
     assert store.get(later["id"])["metadata"]["processed"] is True
+
+
+def test_a_memory_that_cannot_be_saved_is_quarantined_not_fatal(profile, fixed_clock, ollama):
+    import json as _json
+
+    profile.config.set_value("agent.organizer", {"maxAttempts": 1})
+    store = MemoryStore(profile)
+    bad = store.capture("Hand-edited later")
+    good = store.capture("A normal memory")
+    path = store.path_of(bad["id"])
+    data = _json.loads(path.read_text())
+    data["tags"] = ["x" * 150]                        # a person's edit the schema refuses
+    path.write_text(_json.dumps(data))
+    result = Organizer().cycle(ctx(profile))
+    assert result.status == "ok" and result.counts["processed"] == 1
+    assert store.get(good["id"])["metadata"]["processed"] is True
+    meta = store.get(bad["id"])["metadata"]
+    assert meta["organizerFailed"] is True and "cannot save" in meta["organizer"]["lastError"]

@@ -23,7 +23,7 @@ from metahuman_core.training.pod_ssh import HostKeyMismatch
 from metahuman_core.training.remote import CapExceeded, RemoteOptions, RemoteTrainingFailed, run_remote
 from tests.conftest import REPO
 from tests.fakes.runpod_graphql import FakeRunPod
-from tests.fakes.sshd import SSHD, requires_sshd, sshd_server, start_sshd  # noqa: F401 (fixture)
+from tests.fakes.sshd import requires_sshd, sshd_server, start_sshd  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.sshd, requires_sshd]
 
@@ -402,7 +402,8 @@ def test_real_trainer_runs_on_the_pod_and_the_gguf_comes_back(rhome, pod, tmp_pa
     base = tmp_path / "tiny-base"
     build_tiny_model(base)
     for key, value in (("base_model", str(base)), ("lora_rank", 4), ("num_train_epochs", 1),
-                       ("gradient_accumulation_steps", 1), ("max_seq_length", 128)):
+                       ("gradient_accumulation_steps", 1), ("max_seq_length", 128),
+                       ("trainer", {"eval_max_new_tokens": 4, "eval_samples": 1, "threads": 2})):
         rhome.config.set_value(f"training.{key}", value)
     s = run_remote(rhome, RemoteOptions(date=DATE))
     check_summary(s, "completed", pod)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -199,3 +200,81 @@ def test_fake_rejects_the_seed_calls(fake):
         c.execute("mutation T($input: PodTerminateInput!) { podTerminate(input: $input) { id status } }",
                   {"input": {"podId": pod.id}})
     assert NO_INSTANCES
+
+
+# ------------------------------------------------------------------ pure helpers of the remote path
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+from metahuman_core.training import remote_state  # noqa: E402
+from metahuman_core.training.runs import Run  # noqa: E402
+
+_T0 = datetime(2025, 10, 19, 12, 0, tzinfo=timezone.utc)
+
+
+def test_billable_sums_every_pod_of_the_run():
+    s = {"pods": [
+        {"pod_id": "a", "cost_per_hr": 2.0, "created_at": _T0.isoformat(),
+         "ended_at": (_T0 + timedelta(minutes=30)).isoformat(), "terminated": True},
+        {"pod_id": "b", "cost_per_hr": None, "created_at": _T0.isoformat(), "ended_at": None},
+        {"pod_id": "c", "cost_per_hr": 1.0, "created_at": _T0.isoformat(), "ended_at": None}]}
+    hours, usd = remote_state.billable(s, _T0 + timedelta(hours=1))
+    assert hours == pytest.approx(2.5) and usd == pytest.approx(2.0)
+    assert remote_state.may_have_live_pod({**s, "pod_id": "c", "terminated": False}) == ["b", "c"]
+    assert remote_state.may_have_live_pod({"pods": [], "pod_requested": "metahuman-x-1"}) == [
+        "name:metahuman-x-1"]
+
+
+def test_download_plan_brings_artifacts_home_and_leaves_scratch(tmp_path):
+    run = Run("2025-10-19", tmp_path)
+    files = ["alex-2025-10-19.gguf", "adapter/adapter_model.safetensors", "eval.json",
+             "merged/model.safetensors", "progress.ndjson", "config.json", "x.gguf.part"]
+    plan = dict((Path(r).relative_to("/w/output") if "/output/" in r else Path(Path(r).name), d)
+                for r, d in remote_state.download_plan(run, files, "/w"))
+    assert plan[Path("alex-2025-10-19.gguf")] == tmp_path / "alex-2025-10-19.gguf"
+    assert plan[Path("adapter/adapter_model.safetensors")] == tmp_path / "adapter" / "adapter_model.safetensors"
+    assert plan[Path("train.log")] == run.log_path
+    assert Path("merged/model.safetensors") not in plan and Path("config.json") not in plan
+    assert Path("x.gguf.part") not in plan
+    with pytest.raises(Exception, match="no GGUF"):
+        remote_state.download_plan(run, ["eval.json"], "/w")
+
+
+_line = st.fixed_dictionaries({"stage": st.sampled_from(["INIT", "TRAINING", "COMPLETE"]),
+                               "step": st.one_of(st.none(), st.integers(0, 500)),
+                               "message": st.text(max_size=30)})
+
+
+@given(st.lists(_line, min_size=1, max_size=12), st.lists(st.integers(0, 4000), max_size=8))
+def test_progress_mirror_is_exact_whatever_the_chunking(tmp_path_factory, lines, cuts):
+    """Polling reads from the mirror's size on; any split of the stream gives the same mirror."""
+    import json as _json
+
+    run = Run("2025-10-19", tmp_path_factory.mktemp("run"))
+    remote = "".join(_json.dumps(x, ensure_ascii=False) + "\n" for x in lines).encode()
+    summary: dict = {}
+    for cut in sorted(cuts) + [len(remote)]:
+        offset = run.progress_path.stat().st_size if run.progress_path.exists() else 0
+        remote_state.append_progress(run, remote[offset:max(cut, offset)], summary)
+    assert run.progress_path.read_bytes() == remote
+    assert summary["progress"]["stage"] == lines[-1]["stage"]
+    steps = [x["step"] for x in lines if isinstance(x["step"], int)]
+    assert summary.get("training_steps_done") == (max(steps) if steps else None)
+
+
+# ------------------------------------------------------------------ SSH key handling
+def test_ssh_key_must_exist_and_be_private(tmp_path):
+    from metahuman_core.training.pod_ssh import public_key_line, resolve_key_path
+    from tests.fakes.sshd import keygen
+
+    with pytest.raises(ConfigError, match="SSH key not found"):
+        resolve_key_path(None, {"SSH_KEY_PATH": str(tmp_path / "missing")})
+    if not __import__("shutil").which("ssh-keygen"):
+        pytest.skip("needs ssh-keygen")
+    key = keygen(tmp_path / "k")
+    assert resolve_key_path(None, {"RUNPOD_SSH_KEY_PATH": str(key)}) == key
+    assert public_key_line(key).startswith("ssh-ed25519 AAAA")
+    (tmp_path / "k.pub").unlink()
+    assert public_key_line(key).startswith("ssh-ed25519 AAAA")  # derived from the private key
+    os.chmod(key, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        resolve_key_path(str(key), {})

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from metahuman_core import activity, clock
+from metahuman_core import activity
 from metahuman_core.agents import schedule
 from metahuman_core.agents.sleep import not_due, read_state, run_night
 from metahuman_core.config import SleepConfig
-from metahuman_core.storage import atomic_write_json, file_lock
+from metahuman_core.storage import file_lock
 
 
 def all_entries(profile):

@@ -88,7 +88,7 @@ def test_loss_only_on_response_and_end_of_turn(tiny):
     assert all(label == data.IGNORE for label in ex.labels[:ex.prompt_len])
     target = tok.decode([t for t in ex.labels if t != data.IGNORE])
     assert target == "Rain is fine.<|im_end|>"  # the trailing "\n" after <|im_end|> is not trained
-    assert data.encode(tok, row, None, ex.prompt_len) is None  # prompt alone does not fit
+    assert data.encode(tok, row, "You are Greg.", ex.prompt_len) is None  # prompt alone: no room
 
 
 def test_chatml_fallback_when_the_model_has_no_template(tiny):
@@ -252,3 +252,20 @@ def test_unsloth_is_not_used_without_cuda():
         pytest.skip("a GPU is present")
     ok, why = available()
     assert ok is False and why == "no CUDA device"
+
+
+def test_trainer_package_stands_alone(tmp_path):
+    """On a pod only trainer/ is uploaded: it must import without metahuman_core (or torch)."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "trainer"
+    shutil.copytree(src, tmp_path / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys, trainer.__main__, trainer.gguf_export, trainer.evaluate, trainer.progress;"
+            "bad = [m for m in sys.modules if m.startswith(('metahuman', 'torch'))];"
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr

@@ -150,7 +150,9 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     return {"backend": backend, "gguf": str(gguf_path), "gguf_bytes": summary["bytes"],
             "adapter": str(adapter_dir), "eval": str(out / "eval.json"), "eval_passed": ev["passed"],
             "samples_used": len(train_ex), "heldout": len(eval_rows), "base_model": cfg.base_model,
-            "template": template, **{k: result[k] for k in ("steps", "best_step", "early_stopped")}}
+            "template": template, **{k: result[k] for k in (
+                "steps", "best_step", "early_stopped", "train_seconds", "eval_seconds",
+                "train_tokens", "tokens_per_second")}}
 
 
 def _r(x):

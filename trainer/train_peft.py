@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,14 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
     log_every = max(1, total // 50)
     history: list[dict[str, Any]] = []
 
+    clock = {"eval": 0.0, "tokens": 0}
+
     def held_out() -> float | None:
         if not eval_ex:
             return None
+        t0 = time.monotonic()
         s, n, _ = response_nll(model, eval_ex, pad_id, max(bs, 1))
+        clock["eval"] += time.monotonic() - t0
         return s / max(n, 1)
 
     best_loss = held_out()
@@ -101,6 +106,7 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
     progress.training(0, total, None, f"{len(train_ex)} train / {len(eval_ex)} held-out examples, "
                       f"{total} steps", data={"eval_loss": best_loss})
     model.train()
+    started, eval_before = time.monotonic(), clock["eval"]
     step, pending, running, stopped = 0, 0, [], None
     rng = random.Random(cfg.seed)
     while step < total and stopped is None:
@@ -109,6 +115,7 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
         for start in range(0, len(order), bs):
             batch = data.collate([train_ex[i] for i in order[start:start + bs]], pad_id)
             batch = {k: v.to(device) for k, v in batch.items()}
+            clock["tokens"] += int(batch["attention_mask"].sum())
             loss = model(**batch).loss
             (loss / accum).backward()
             running.append(float(loss.detach()))
@@ -152,7 +159,10 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
             for n, p in params.items():
                 p.copy_(best_state[n])
     model.eval()
-    return {"steps": step, "total_steps": total, "best_step": best_step if eval_ex else step,
+    train_s = max(time.monotonic() - started - (clock["eval"] - eval_before), 1e-9)
+    return {"train_seconds": round(train_s, 3), "eval_seconds": round(clock["eval"], 3),
+            "train_tokens": clock["tokens"], "tokens_per_second": round(clock["tokens"] / train_s, 1),
+            "steps": step, "total_steps": total, "best_step": best_step if eval_ex else step,
             "best_eval_loss": best_loss, "early_stopped": stopped, "history": history,
             "final_train_loss": next((h["loss"] for h in reversed(history) if "loss" in h), None)}
 

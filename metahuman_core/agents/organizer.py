@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock, events
-from ..errors import ConfigError, CorruptFile, NotFound
+from ..errors import ConfigError, CorruptFile, NotFound, ValidationFailed
 from ..storage import read_json
 from .runner import Agent, Context, CycleResult
 
@@ -264,8 +264,15 @@ class Organizer(Agent):
                                        error=f"{consecutive} extractions failed in a row; last: {msg}")
                 continue
             consecutive = 0
-            if self._save(ctx, store, mem_id, tags, entities, llm):
-                counts["processed"] += 1
+            try:
+                if self._save(ctx, store, mem_id, tags, entities, llm):
+                    counts["processed"] += 1
+            except CorruptFile as exc:
+                ctx.log.warn(f"{mem_id}: {exc.message}")
+            except ValidationFailed as exc:  # e.g. a hand-edited tag the schema refuses
+                counts["errors"] += 1
+                if self._failed(ctx, store, mem_id, f"cannot save: {exc.message}", cfg):
+                    counts["quarantined"] += 1
         more = len(todo) > len(batch) and not ctx.stopping()
         return CycleResult("ok", counts, more=more)
 

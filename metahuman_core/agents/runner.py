@@ -174,8 +174,13 @@ class Runner:
     def run(self) -> int:
         """Hold the lock and loop until stopped (or one cycle with --once). Returns 0."""
         lock = PidLock(lock_path(self.profile, self.agent.name), f"agent {self.agent.name}")
-        lock.acquire()  # AlreadyRunning("agent NAME already running (pid N)") -> exit 1
-        old = self._install_signals()
+        old = self._install_signals()  # before the lock: a SIGTERM right after it is graceful
+        try:
+            lock.acquire()  # AlreadyRunning("agent NAME already running (pid N)") -> exit 1
+        except BaseException:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            raise
         try:
             self.log.rotate_if_large()
             stale = self.records.recover_interrupted()

@@ -16,6 +16,7 @@ STOPWORDS = frozenset(
     "of on or our she so than that the their them then there these they this to was we were "
     "what when where which who why will with you your".split())
 _FIELD_RE = re.compile(r"([A-Za-z]+):(?=\S)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -94,7 +95,8 @@ def _scan(text: str):
 def parse(text: str) -> Query:
     q = Query()
     words: list[str] = []
-    for neg, fname, value, quoted in _scan(text or ""):
+    text = _CONTROL.sub(" ", text or "")   # NUL would end an FTS5 string early
+    for neg, fname, value, quoted in _scan(text):
         value = value.strip()
         if not value:
             continue

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from .. import clock, events
-from ..errors import MHError, NotFound
+from ..errors import CorruptFile, MHError, NotFound
 from ..storage import atomic_write_json, holder_pid, read_json_or
 from . import runs
 
@@ -30,14 +30,23 @@ class GateError(MHError):
 def dataset_state(profile, label: str) -> dict[str, Any]:
     """Everything `mh adapter list/review` and the TUI show about one dataset."""
     path = runs.dataset_dir(profile, label)
-    meta = read_json_or(path / "metadata.json", {})
-    approved = read_json_or(path / "approved.json", None)
-    rejected = read_json_or(path / "rejected.json", None) or read_json_or(
-        path / "auto-rejected.json", None)
-    evaluation = read_json_or(path / "eval.json", None)
+    problems: list[str] = []
+
+    def load(p, default):
+        try:
+            value = read_json_or(p, default)
+        except CorruptFile as exc:  # reported, never crashes a listing
+            problems.append(str(exc))
+            return default
+        return value if isinstance(value, dict) or value is default else default
+
+    meta = load(path / "metadata.json", {})
+    approved = load(path / "approved.json", None)
+    rejected = load(path / "rejected.json", None) or load(path / "auto-rejected.json", None)
+    evaluation = load(path / "eval.json", None)
     gguf = runs.published_gguf(profile, label)
     trained = gguf is not None or (path / "adapter" / "adapter_model.safetensors").is_file()
-    active = read_json_or(profile.home.active_adapter, None)
+    active = load(profile.home.active_adapter, None)
     is_active = isinstance(active, dict) and active.get("date") == label
     running = [r.label for r in runs.list_runs(profile, label) if holder_pid(r.lock_path)]
     if is_active:
@@ -59,7 +68,7 @@ def dataset_state(profile, label: str) -> dict[str, Any]:
             "approved": approved, "rejected": rejected, "trained": trained,
             "gguf": str(gguf) if gguf else None, "eval": evaluation,
             "evalPassed": bool(evaluation and evaluation.get("passed")),
-            "active": is_active, "running": running, "path": str(path)}
+            "active": is_active, "running": running, "path": str(path), "problems": problems}
 
 
 def list_datasets(profile) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
 """The remote training cycle on RunPod (DESIGN §10.6): the seed's eight steps, done safely.
 
-dataset → config.json → pod (its id written to run-summary.json before anything else) → SSH with
+gates + run folder (runs.create_run: cleaned dataset, config.json) → pod (its id written to run-summary.json before anything else) → SSH with
 a pinned host key → verified upload of data, config and the trainer package → detached training
 polled with short commands (reconnecting on drops) → verified download → terminate (in `finally`
 and on SIGINT/SIGTERM) → check the pod is gone → run-summary.json. Time and cost caps terminate
 the pod. Every completed step is recorded in the summary; re-running the same date resumes after
-the last one (steps that lived on a pod that is gone are redone on a new pod).
+the last one (steps that lived on a pod that is gone are redone on a new pod). The adapter is then
+published and its evaluation recorded by `local.finalize`, the gate the local path uses too.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shlex
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,9 @@ from .. import clock, events
 from ..errors import MHError, ValidationFailed
 from ..redact import scrub_string
 from ..storage import PidLock
+from . import local, runs
 from . import remote_state as state
-from . import runs
-from . import local
+from .cancel import Cancelled, SignalGuard
 from .pod_ssh import SSH_ERRORS, PodShell, public_key_line, resolve_key_path
 from .runpod import POD_NAME_PREFIX, PodSpec, RunPodClient, api_url, load_api_key
 
@@ -35,15 +34,6 @@ _STATUS = ('cd {d} && a=$(kill -0 "$(cat train.pid 2>/dev/null)" 2>/dev/null && 
            'if [ -f train.exit ]; then echo "exit $(cat train.exit)"; elif [ -n "$a" ]; then '
            'echo running; else echo gone; fi; tail -c +{off} output/progress.ndjson 2>/dev/null '
            '| head -c 1048576')
-
-
-class Cancelled(BaseException):
-    """SIGINT/SIGTERM arrived: unwind to the `finally` that terminates the pod."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        self.signame = signal.Signals(signum).name
-        super().__init__(f"interrupted by {self.signame}")
 
 
 class CapExceeded(MHError):
@@ -90,10 +80,7 @@ class RemoteRun:
         self.summary: dict[str, Any] = {}
         self.client: RunPodClient | None = None
         self.shell: PodShell | None = None
-        self._critical = 0
-        self._pending: int | None = None
-        self._closing = False
-        self._old_handlers: dict[int, Any] = {}
+        self.signals = SignalGuard()
 
     # ---------------------------------------------------------------- plumbing
     def _say(self, message: str) -> None:
@@ -115,41 +102,6 @@ class RemoteRun:
 
     def _has(self, step: str) -> bool:
         return step in self.summary.get("steps_completed", [])
-
-    def _on_signal(self, signum, frame) -> None:
-        if self._closing:
-            self.summary.setdefault("signals_during_cleanup", []).append(signal.Signals(signum).name)
-            return
-        if self._critical:
-            self._pending = signum
-            return
-        raise Cancelled(signum)
-
-    class _Critical:
-        """Defer signals while the pod id travels from the API answer into the summary."""
-
-        def __init__(self, run: "RemoteRun"):
-            self.run = run
-
-        def __enter__(self):
-            self.run._critical += 1
-
-        def __exit__(self, *exc):
-            self.run._critical -= 1
-            if not self.run._critical and self.run._pending is not None and not self.run._closing:
-                signum, self.run._pending = self.run._pending, None
-                raise Cancelled(signum)
-
-    def _install_signals(self) -> None:
-        if not self.opts.handle_signals or threading.current_thread() is not threading.main_thread():
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-
-    def _restore_signals(self) -> None:
-        for sig, handler in self._old_handlers.items():
-            signal.signal(sig, handler)
-        self._old_handlers.clear()
 
     # ---------------------------------------------------------------- caps
     def _check_caps(self, *_: Any) -> None:
@@ -176,16 +128,17 @@ class RemoteRun:
             self.summary = state.begin_attempt(self.run.summary(), self.run, resumed,
                                                self.max_hours, self.max_usd)
             self._save(ssh_user=self.cfg.sshUser, ssh_key_path=str(self.key_path), pid=os.getpid())
-            self._install_signals()
+            if self.opts.handle_signals:
+                self.signals.install()
             outcome: BaseException | None = None
             try:
                 self._cycle()
             except BaseException as exc:  # noqa: BLE001 - every way out must still terminate
                 outcome = exc
             finally:
-                self._closing = True
+                self.signals.closing = True
                 self._shutdown(outcome)
-                self._restore_signals()
+                self.signals.restore()
         if outcome is not None:
             raise outcome
         return self.summary
@@ -197,6 +150,7 @@ class RemoteRun:
                                       "date": self.run.dataset, "run": self.run.label, "mode": "remote",
                                       "attempt": self.summary["attempts"],
                                       "samples_used": self.summary.get("samples_used")})
+        self._save(status="running")
         self._say(f"run {self.run.label}: {self.summary.get('samples_used')} samples, "
                   f"base {self.summary.get('base_model')}, attempt {self.summary['attempts']}")
         self._ensure_pod()
@@ -234,15 +188,14 @@ class RemoteRun:
         self.summary["steps_completed"] = [s for s in self.summary.get("steps_completed", [])
                                            if s not in POD_STEPS + ("pod_created",)]
         self._check_caps()
-        key_path = self.key_path
         name = f"{POD_NAME_PREFIX}{self.run.label}-{len(self.summary.get('pods', [])) + 1}"
         spec = PodSpec(name=name, image_name=self.cfg.imageName, template_id=self.cfg.templateId,
                        cloud_type=self.cfg.cloudType, volume_in_gb=self.cfg.volumeInGb,
                        container_disk_in_gb=self.cfg.containerDiskInGb,
-                       public_key=public_key_line(key_path))
+                       public_key=public_key_line(self.key_path))
         gpus = [self.opts.gpu] if self.opts.gpu else list(self.cfg.gpuTypes)
-        self._save(status="running", phase="creating_pod", pod_requested=name)
-        with self._Critical(self):
+        self._save(phase="creating_pod", pod_requested=name)
+        with self.signals.critical():  # the pod id reaches the summary before any signal acts
             pod = self.client.deploy(spec, gpus, on_attempt=lambda g, why: why and self._say(
                 f"{g}: {why}; trying the next GPU type"))
             state.pod_started(self.summary, pod, clock.now())
@@ -273,8 +226,7 @@ class RemoteRun:
         """Connect (or reconnect) with the pinned key, retrying until `deadline`."""
         if self.shell is None:
             self.shell = PodShell(self.summary["pod_ip"], self.summary["ssh_port"], self.cfg.sshUser,
-                                  self.key_path,
-                                  pinned=self.summary.get("host_key_fingerprint"))
+                                  self.key_path, pinned=self.summary.get("host_key_fingerprint"))
         while True:
             try:
                 self.shell.connect()
@@ -308,7 +260,9 @@ class RemoteRun:
         self._save(phase="training")
         if not self._has("training_started"):
             q = shlex.quote
-            inner = (f"PYTHONPATH={q(rdir + '/code')} PYTHONUNBUFFERED=1 {self.cfg.python} -m trainer "
+            env = (f"PYTHONPATH={q(rdir + '/code')} HF_HOME={q(self.cfg.workdir.rstrip('/') + '/.cache/huggingface')} "
+                   "PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1")
+            inner = (f"{env} {self.cfg.python} -m trainer "
                      f"--input {q(rdir + '/input')} --output {q(rdir + '/output')}; "
                      "echo $? > train.exit.tmp; mv train.exit.tmp train.exit")
             cmd = (f"cd {q(rdir)} && rm -f train.exit && mkdir -p output && "
@@ -338,6 +292,7 @@ class RemoteRun:
             except SSH_ERRORS as exc:
                 self._say(f"connection to the pod dropped ({exc!r}); reconnecting")
                 self.shell.close()
+                time.sleep(min(self.cfg.pollSeconds, 1.0))
                 continue
             head, _, chunk = out.partition(b"\n")
             state.append_progress(self.run, chunk, self.summary)
@@ -396,6 +351,10 @@ class RemoteRun:
             self.shell.close()
         terminate_error = None
         if outcome is not None:
+            live = self.summary.get("pod_id") and not self.summary.get("terminated")
+            if isinstance(outcome, (Cancelled, KeyboardInterrupt)) and live:
+                self._say(f"{outcome or 'interrupted'}: terminating pod {self.summary['pod_id']} "
+                          "(further Ctrl-C is ignored until it is gone)")
             try:
                 if self.client is not None:
                     state.find_requested_pod(self.client, self.summary)
@@ -403,6 +362,8 @@ class RemoteRun:
             except BaseException as exc:  # noqa: BLE001
                 terminate_error = exc
         state.finish(self.summary, outcome, terminate_error, clock.now())
+        if self.signals.ignored:
+            self.summary["signals_during_cleanup"] = self.signals.ignored
         state.save(self.run, self.summary)
         if outcome is not None and not self._finalized:
             self.profile.audit.append(events.LORA_TRAINING_FAILED, actor=self.opts.actor,

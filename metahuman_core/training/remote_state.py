@@ -154,10 +154,10 @@ def append_progress(run: runs.Run, chunk: bytes, summary: dict) -> None:
     complete = chunk[:end + 1]
     with open(run.progress_path, "ab") as fh:
         fh.write(complete)
-    for line in complete.decode("utf-8", errors="replace").splitlines():
+    for line in complete.split(b"\n"):  # not str.splitlines(): U+2028 may sit inside a JSON string
         try:
             item = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             continue
         if isinstance(item, dict) and "stage" in item:
             summary["progress"] = {k: item.get(k) for k in ("stage", "pct", "step", "loss", "status", "message")}
@@ -187,7 +187,8 @@ def verification(run: runs.Run, done: dict[str, str]) -> dict[str, str]:
 
 def finish(summary: dict, outcome: BaseException | None, terminate_error: BaseException | None,
            now: datetime) -> None:
-    from .remote import Cancelled, CapExceeded
+    from .cancel import Cancelled
+    from .remote import CapExceeded
 
     if outcome is not None:
         summary["training_success"] = False

@@ -26,7 +26,7 @@ from typing import Any
 from .. import clock
 from ..errors import NotFound, ValidationFailed
 from ..ids import slugify, validate_date
-from ..storage import atomic_write_json, read_json, read_json_or
+from ..storage import atomic_write_json, read_json_or
 
 LABEL_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(-(\d{1,3}))?$")
 SEED_KEYS = ("base_model", "lora_rank", "num_train_epochs", "learning_rate",
@@ -277,7 +277,3 @@ def published_run(profile, label: str) -> Run | None:
 def published_gguf(profile, label: str) -> Path | None:
     found = sorted(dataset_dir(profile, label).glob("*.gguf"))
     return found[0] if found else None
-
-
-def load_summary(path: Path) -> dict[str, Any]:
-    return read_json(path)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import time
-from pathlib import Path
 
 import typer
 
@@ -201,7 +199,7 @@ def _register_boredom(app: typer.Typer) -> None:
         if as_json:
             return common.emit_json(data)
         secs = data["seconds"]
-        common.echo(f"level: {cfg.level} ({'off' if secs == -1 else f'every {secs} s'})")
+        common.echo(f"level: {cfg.level} ({'no reflections' if secs == -1 else f'every {secs} s'})")
         for key, value in cfg.intervals.items():
             mark = "*" if key == cfg.level else " "
             common.echo(f" {mark} {key:10} {'off' if value == -1 else f'{value} s'}")

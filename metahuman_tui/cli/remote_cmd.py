@@ -31,7 +31,8 @@ def remote(
     Needs RUNPOD_API_KEY and SSH_KEY_PATH. Re-running the same date resumes an unfinished run.
     """
     from metahuman_core.errors import MHError
-    from metahuman_core.training.remote import Cancelled, RemoteOptions, run_remote
+    from metahuman_core.training.cancel import Cancelled
+    from metahuman_core.training.remote import RemoteOptions, run_remote
 
     try:
         prof = common.profile()

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
                                              "token for reads too, even on loopback."),
         log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     ) -> None:
-        """Serve the REST API (docs at /docs, schema at /openapi.json)."""
+        """Serve the REST API (schema at /openapi.json; see docs/api.md)."""
         from metahuman_core.api_token import ensure_token, token_path
         from metahuman_core.errors import MHError
 
@@ -51,7 +51,8 @@ def register(app: typer.Typer) -> None:
                          allowed_hosts=None if not loopback else
                          {"localhost", "127.0.0.1", "::1", bind.strip("[]").lower()})
         shown = f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
-        common.echo(f"MetaHuman API on http://{shown}:{bind_port}  (docs: /docs)", err=True)
+        common.echo(f"MetaHuman API on http://{shown}:{bind_port}  (schema: /openapi.json, "
+                    "guide: docs/api.md)", err=True)
         common.echo(f"token: {token_path(prof)}", err=True)
         common.echo("the token is required for every request" if strict
                     else "the token is required for every write", err=True)
@@ -61,9 +62,13 @@ def register(app: typer.Typer) -> None:
                         err=True)
         config = uvicorn.Config(api, host=bind.strip("[]"), port=bind_port, log_level=log_level,
                                 access_log=False, server_header=False, proxy_headers=False,
-                                lifespan="off")
+                                lifespan="off", limit_concurrency=64)
         server = uvicorn.Server(config)
-        server.run()
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits 3 when it cannot bind; keep our exit codes
+            if exc.code not in (0, None):
+                server.started = False
         if not server.started:
             common.fail(f"could not listen on {shown}:{bind_port} (in use, or not allowed?)", 1,
                         hint="pick another port with --port")

@@ -1,4 +1,13 @@
-"""`mh tui` and `mh serve-tui`: open the Textual app (imported only here, never at CLI start)."""
+"""`mh tui` and `mh serve-tui`: open the Textual app (imported only here, never at CLI start).
+
+`serve-tui` runs the same app in a browser through textual-serve, bound to 127.0.0.1 only:
+reach it from another machine through an SSH tunnel (ssh -L 8000:127.0.0.1:8000 HOST).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
 
 import typer
 
@@ -9,9 +18,15 @@ def open_tui() -> None:
     prof = common.profile()
     try:
         from metahuman_tui.app import run_app
-    except ImportError as exc:  # the app is still being built
+    except ImportError as exc:  # a missing optional piece of the TUI
         common.fail(f"the TUI is not available: {exc}")
     run_app(prof)
+
+
+def serve_command(home: str) -> str:
+    """The command textual-serve runs for each browser session: this `mh`, this profile."""
+    return " ".join(shlex.quote(part) for part in (
+        sys.executable, "-m", "metahuman_tui.cli.main", "--home", home, "tui"))
 
 
 def register(app: typer.Typer) -> None:
@@ -19,3 +34,20 @@ def register(app: typer.Typer) -> None:
     def tui() -> None:
         """Open the full-screen app (same as `mh` with no command)."""
         open_tui()
+
+    @app.command("serve-tui")
+    def serve_tui(
+        port: int = typer.Option(8000, "--port", "-p", min=1, max=65535,
+                                 help="Port on 127.0.0.1 (loopback only; tunnel over SSH)."),
+    ) -> None:
+        """Serve the full-screen app in a browser (textual-serve) on 127.0.0.1:PORT."""
+        prof = common.profile()
+        try:
+            from textual_serve.server import Server
+        except ImportError:
+            common.fail("textual-serve is not installed",
+                        hint="pip install 'metahuman-os[serve]' (or: pip install textual-serve)")
+        common.echo(f"Serving the MetaHuman OS app on http://127.0.0.1:{port} "
+                    "(loopback only; Ctrl+C stops)")
+        Server(serve_command(str(prof.root)), host="127.0.0.1", port=port,
+               title="MetaHuman OS").serve()

@@ -40,8 +40,9 @@ def create_api(profile, *, token: str | None = None, token_for_reads: bool = Fal
                           allowed_hosts=None if allowed_hosts is None else frozenset(
                               h.lower() for h in allowed_hosts))
     app = FastAPI(title="MetaHuman OS API", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)  # Swagger UI would load scripts from a CDN
     app.state.profile = profile
+    _ = profile.audit, profile.config, profile.persona  # build once, before worker threads share them
     app.state.policy = policy
     errors.install(app)
     for module in (routes_status, routes_tasks, routes_audit, routes_approvals, routes_files):
@@ -81,6 +82,10 @@ def _openapi(app: FastAPI, policy: AccessPolicy) -> dict:
             responses.setdefault("400", {"description": "Invalid input", "content": error_ref})
             if needs:
                 responses.setdefault("401", {"description": "Missing or wrong API token",
+                                             "content": error_ref})
+            if policy.allowed_hosts is not None:
+                responses.setdefault("403", {"description": "Host header is not a loopback name "
+                                                            "(DNS-rebinding protection)",
                                              "content": error_ref})
             if write:
                 responses.setdefault("413", {"description": "Body over etc/api.json maxBodyBytes",

@@ -58,6 +58,9 @@ def describe_validation(errors: list[dict]) -> str:
             parts.append(f"unknown field '{where}'")
         elif kind == "json_invalid":
             parts.append("the body is not valid JSON")
+        elif where == "body" and kind in ("model_attributes_type", "dict_type", "model_type"):
+            parts.append("the body must be a JSON object sent with "
+                         "'Content-Type: application/json'")
         else:
             parts.append(f"'{where}': {err.get('msg', 'invalid')}")
     return "Invalid request: " + "; ".join(parts or ["malformed input"])

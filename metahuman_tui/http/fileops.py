@@ -49,7 +49,7 @@ class FileOps:
             raise ApiError(400, "Action and filename are required")
         if not isinstance(filename, str):
             raise ApiError(400, "filename must be a string")
-        name = filename.strip("/") if filename not in ("/",) else ""
+        name = filename.rstrip("/")
         if name.startswith("out/") or name == "out":
             name = name[4:]
         problem = None
@@ -218,7 +218,7 @@ class FileOps:
         result = self._listing(name, op.get("pattern") or "*", bool(op.get("recursive")))
         files = [self._entry(e) for e in result.get("entries", [])]
         where = name or "out/"
-        return 200, {"success": True, "message": f'Found {len(files)} entries in "{where}"',
+        return 200, {"success": True, "message": f'Found {_count(len(files), "entry", "entries")} in "{where}"',
                      "path": self.abs_path(name), "files": files, "count": len(files),
                      "truncated": bool(result.get("truncated"))}
 
@@ -267,7 +267,8 @@ class FileOps:
             if hit or lines:
                 matches.append({**entry, "nameMatch": hit, "lines": lines})
         return 200, {"success": True,
-                     "message": f'Found {len(matches)} matches for "{query}"',
+                     "message": f'Found {_count(len(matches), "match", "matches")} for '
+                                f'"{query}"',
                      "path": self.abs_path(name), "query": query, "matches": matches,
                      "count": len(matches), "searchedFiles": searched, "skippedFiles": skipped,
                      "truncated": bool(listing.get("truncated")) or skipped > 0}
@@ -327,6 +328,10 @@ class FileOps:
                 "canRead": allowed("fs_read"), "canDelete": allowed("fs_delete"),
                 "canList": allowed("fs_list"), "basePath": str(self.out),
                 "actions": [*ACTIONS, "batch"]}
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _iso(ts: float) -> str:

@@ -28,7 +28,7 @@ def _header(scope: dict, name: bytes) -> str | None:
 
 async def _send_json(send: Callable, status: int, body: dict[str, Any],
                      extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    data = json.dumps(body).encode("utf-8")
+    data = json.dumps(body, separators=(",", ":")).encode("utf-8")
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     await send({"type": "http.response.start", "status": status,
                 "headers": headers + (extra_headers or [])})

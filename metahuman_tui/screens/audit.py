@@ -129,6 +129,11 @@ class AuditScreen(PaneScreen):
         self.chain = ""
         self.indexing = True
         self.query_one(AuditLines).show(self.index, None, 0)
+        days = self.query_one("#audit-days", OptionList)
+        try:
+            days.highlighted = days.get_option_index(date)
+        except Exception:  # noqa: BLE001 - a day without a file yet (today, empty)
+            pass
         self._info()
         self.build_index(self.index, date)
         self.action_verify()

@@ -18,7 +18,7 @@ from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from ..widgets.line_list import LineList
-from ..widgets.memory_list import MemoryList, MemoryRow
+from ..widgets.memory_list import MARKS, MemoryList, MemoryRow
 from .base import PaneScreen
 from .memory_modals import CaptureScreen, MemoryDetailScreen, detail_text, split_tags
 from .modals import PromptScreen
@@ -95,7 +95,8 @@ class MemoryScreen(PaneScreen):
         worker = get_current_worker()
         try:
             if query:
-                hits = self.services.search(query, limit=self.settings.search_limit)
+                hits = self.services.search(query, limit=self.settings.search_limit,
+                                            highlight=MARKS)
                 rows = [MemoryRow.from_record(h) for h in hits]
                 total = None
             else:

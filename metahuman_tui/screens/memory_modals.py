@@ -29,7 +29,7 @@ def detail_text(rec: dict[str, Any]) -> str:
     body = str(rec.get("content", ""))
     if rec.get("response"):
         body += "\n\n— response —\n" + str(rec["response"])
-    extra = {k: v for k, v in rec.items() if k not in SHOWN + ("content", "response")}
+    extra = {k: v for k, v in rec.items() if k not in SHOWN + ("content", "response", "path")}
     tail = "\n\n" + json.dumps(extra, ensure_ascii=False, indent=1) if extra else ""
     return "\n".join(head) + "\n\n" + body + tail
 

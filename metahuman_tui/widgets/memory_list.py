@@ -7,10 +7,12 @@ complete. Only visible rows become segments (LineList): no widget per memory.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, Union
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
@@ -57,6 +59,26 @@ Item = Union[MemoryRow, tuple]   # a ready row, or (id, path) read on demand
 DIM = Style(dim=True)
 TYPE = Style(color="cyan")
 TAGS = Style(color="magenta")
+HIT = Style(bold=True, color="yellow")
+MARKS = ("\x02", "\x03")   # search highlight markers (passed to the core's search)
+
+
+def marked(text: str, width: int, style: Style) -> list[Segment]:
+    """`text` with \x02…\x03 spans highlighted, cut/padded to `width` cells."""
+    segs: list[Segment] = []
+    used, hit = 0, False
+    for part in re.split("([\x02\x03])", text):
+        if part in MARKS:
+            hit = part == MARKS[0]
+            continue
+        if not part or used >= width:
+            continue
+        piece = part if used + cell_len(part) <= width else cells(part, width - used)
+        segs.append(Segment(piece, style + HIT if hit else style))
+        used += cell_len(piece)
+    if used < width:
+        segs.append(Segment(" " * (width - used), style))
+    return segs
 
 
 class MemoryList(LineList):
@@ -114,7 +136,7 @@ class MemoryList(LineList):
         when, kind, text, tags = self.columns(width)
         segs = [Segment(cells(row.when, when), style + DIM), Segment(" ", style),
                 Segment(cells(row.type, kind), style + TYPE), Segment(" ", style),
-                Segment(cells(row.text, text), style)]
+                *marked(row.text, text, style)]
         if tags:
             segs += [Segment(" ", style), Segment(cells(row.tags, tags), style + TAGS)]
         return segs

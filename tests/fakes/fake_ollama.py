@@ -27,6 +27,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from .fake_openai import OpenAIRoutes
+
 Turn = dict[str, Any] | Callable[[dict], dict]
 _CREATED_AT = "2025-10-19T14:00:00.000000Z"
 
@@ -151,7 +153,7 @@ class FakeOllama:
         return {"content": f"You said: {text}" if text else "Hello from the fake model."}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(OpenAIRoutes, BaseHTTPRequestHandler):
     owner: FakeOllama
     protocol_version = "HTTP/1.1"
 
@@ -226,13 +228,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"object": "list", "data": [
                 {"id": n, "object": "model", "created": 0, "owned_by": "library"}
                 for n in fake._models]})
-        if self.path in ("/", ""):
-            body = b"Ollama is running"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
         self._json(404, {"error": "404 page not found"})
 
     def do_HEAD(self) -> None:
@@ -266,7 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._empty(201)
         body = self._parse()
         route = {"/api/chat": self._chat, "/api/generate": self._generate,
-                 "/api/show": self._show, "/api/create": self._create, "/api/copy": self._copy,
+                 "/api/show": self._show, "/api/create": self._create,
                  "/v1/chat/completions": self._openai_chat}.get(self.path)
         if route is None:
             return self._json(404, {"error": "404 page not found"})
@@ -393,51 +388,6 @@ class _Handler(BaseHTTPRequestHandler):
         for status in statuses:
             self._line({"status": status})
         self._end_stream()
-
-    def _copy(self, body: dict) -> None:
-        src, dst = body.get("source", ""), body.get("destination", "")
-        if not self.owner.has(src):
-            return self._json(404, {"error": f"model '{src}' not found"})
-        self.owner._models[_norm(dst)] = dict(self.owner._models[_norm(src)])
-        self._empty(200)
-
-    def _openai_chat(self, body: dict) -> None:
-        if self._model_error(body):
-            return
-        turn = self.owner.next_turn(body)
-        if "error" in turn:
-            return self._json(int(turn.get("status", 500)), {"error": {"message": turn["error"]}})
-        content = str(turn.get("content") or "")
-        calls = turn.get("tool_calls") or []
-        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
-                "model": body["model"]}
-        if body.get("stream") is not True:
-            msg: dict[str, Any] = {"role": "assistant", "content": content}
-            if calls:
-                msg["tool_calls"] = [{"id": f"call_{i}", "type": "function", "function": {
-                    "name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}}
-                    for i, c in enumerate(calls)]
-            return self._json(200, {**base, "object": "chat.completion", "choices": [
-                {"index": 0, "message": msg, "finish_reason": "tool_calls" if calls else "stop"}]})
-        self._start_stream("text/event-stream")
-        for tok in tokens(content) if content else []:
-            self._sse({**base, "choices": [{"index": 0, "delta": {"content": tok},
-                                            "finish_reason": None}]})
-        for i, c in enumerate(calls):  # arguments arrive in two fragments, as real servers do
-            args = json.dumps(c.get("arguments", {}))
-            half = len(args) // 2
-            self._sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
-                {"index": i, "id": f"call_{i}", "type": "function",
-                 "function": {"name": c["name"], "arguments": args[:half]}}]}, "finish_reason": None}]})
-            self._sse({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
-                {"index": i, "function": {"arguments": args[half:]}}]}, "finish_reason": None}]})
-        self._sse({**base, "choices": [{"index": 0, "delta": {},
-                                        "finish_reason": "tool_calls" if calls else "stop"}]})
-        self._chunk(b"data: [DONE]\n\n")
-        self._end_stream()
-
-    def _sse(self, obj: dict) -> None:
-        self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
 
 
 def _now() -> str:

@@ -1,0 +1,178 @@
+"""Chat pane against the real core chat/operator and the fake Ollama server (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Button, Input, Markdown
+
+from metahuman_core.approvals import ApprovalQueue
+from metahuman_core.memory import MemoryStore
+from metahuman_tui.screens.chat import ReplyEvent
+from metahuman_tui.screens.modals import ChoiceScreen, PromptScreen
+from metahuman_tui.widgets.chat_events import TextDelta, ToolCalled
+from metahuman_tui.widgets.chat_view import ApprovalCard, Reply, ToolCallRow, UserMessage
+
+from .conftest import screen_text, settle, wait_for
+
+ANSWER = "Focus on the **Q4 plan**: Sarah wants numbers by Friday.\n\n- draft\n- review"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def send(pilot, text: str) -> None:
+    box = pilot.app.screen.query_one("#chat-input", Input)
+    box.value = text
+    box.focus()
+    await pilot.press("enter")
+
+
+def test_reply_streams_incrementally_and_is_saved(make_app, fake_llm, tui_profile):
+    fake_llm.script([{"content": ANSWER}])
+    seen = []
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+            await settle(pilot)
+            await send(pilot, "What should I focus on?")
+            await settle(pilot)
+            screen = app.screen
+            assert screen.reply is None                      # the turn finished
+            reply = screen.query(Reply).last()
+            assert reply.text == ANSWER
+            assert screen.query(UserMessage).last().text == "What should I focus on?"
+            assert "Q4 plan" in screen_text(app)
+            md = reply.query_one(Markdown)
+            assert md.source == ANSWER                         # one final full render
+            assert screen.history[-1] == {"role": "assistant", "content": ANSWER}
+    run(main())
+    unique = list({id(m): m for m in seen}.values())      # a message is seen once per hop
+    deltas = [m.event.text for m in unique if isinstance(m, ReplyEvent)
+              and isinstance(m.event, TextDelta)]
+    assert len(deltas) > 5 and "".join(deltas) == ANSWER     # many fragments, not one blob
+    saved = MemoryStore(tui_profile).list(type="conversation", limit=5)
+    assert any(m.get("response") == ANSWER for m in saved)
+
+
+def test_escape_cancels_and_restores_the_prompt(make_app, fake_llm):
+    fake_llm.token_delay = 0.05
+    fake_llm.script([{"content": "word " * 200}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await send(pilot, "Tell me a long story")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.reply is not None and screen.reply.text,
+                           what="first tokens")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.reply is None, what="cancel")
+            assert screen.query_one("#chat-input", Input).value == "Tell me a long story"
+            assert not screen.query(Reply) and not screen.query(UserMessage)
+            assert screen.history == []
+    run(main())
+
+
+def test_failure_keeps_the_prompt_and_says_why(make_app, fake_llm):
+    fake_llm.script([{"error": "model exploded", "status": 500}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await send(pilot, "hello?")
+            await settle(pilot)
+            assert app.screen.query_one("#chat-input", Input).value == "hello?"
+            assert "✗" in screen_text(app)
+    run(main())
+
+
+def test_tool_calls_and_an_approval_are_answered_inline(make_app, fake_llm, tui_profile):
+    """The operator route: a tool call that needs approval pauses the run; Approve in the chat
+    executes it through the queue and the operator carries on to its answer."""
+    fake_llm.script([
+        {"tool_calls": [{"name": "fs_write",
+                         "arguments": {"path": "out/hello.txt", "content": "hi"}}]},
+        {"content": "I wrote out/hello.txt."}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await send(pilot, "create a file out/hello.txt saying hi")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.query(ApprovalCard), what="approval card")
+            card = screen.query_one(ApprovalCard)
+            assert card.event.skill == "fs_write" and card.event.risk == "medium"
+            assert screen.query(ToolCallRow)                   # the call is shown inline
+            await pilot.click(card.query_one("#approve", Button))
+            await wait_for(pilot, lambda: screen.reply is None, timeout=20, what="run finished")
+            assert card.has_class("-decided")
+            assert (tui_profile.root / "out" / "hello.txt").read_text() == "hi"
+            item = ApprovalQueue(tui_profile).get(card.event.approval_id)
+            assert item["status"] == "executed" and item["decided_by"] == "human"
+            row = screen.query_one(ToolCallRow)
+            assert row.title.startswith("✓ fs_write")
+            assert "I wrote out/hello.txt." in screen.query(Reply).last().text
+    run(main())
+
+
+def test_rejecting_inline_asks_for_a_reason(make_app, fake_llm, tui_profile):
+    fake_llm.script([
+        {"tool_calls": [{"name": "fs_write",
+                         "arguments": {"path": "out/no.txt", "content": "x"}}]},
+        {"content": "Understood, I did not write it."}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await send(pilot, "write a file out/no.txt")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.query(ApprovalCard), what="approval card")
+            card = screen.query_one(ApprovalCard)
+            await pilot.click(card.query_one("#reject", Button))
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen), what="reason")
+            app.screen.query_one(Input).value = "not now"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: screen.reply is None, timeout=20, what="run finished")
+            item = ApprovalQueue(tui_profile).get(card.event.approval_id)
+            assert item["status"] == "rejected" and item["reason"] == "not now"
+            assert not (tui_profile.root / "out" / "no.txt").exists()
+    run(main())
+
+
+def test_history_lists_saved_conversations(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+o")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="history")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen.PANE == "chat"
+                           and app.screen.query(UserMessage), what="loaded conversation")
+            assert app.screen.query_one(UserMessage).text == "What should I focus on this week?"
+            assert app.screen.history[0]["content"] == "What should I focus on this week?"
+    run(main())
+
+
+def test_tool_call_rows_show_results(make_app):
+    """Widget-level: a failed tool result marks its row (no LLM needed)."""
+    from metahuman_tui.widgets.chat_events import ToolReturned
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            reply = Reply()
+            await app.screen.query_one("#chat-log").mount(reply)
+            await reply.add_tool_call(ToolCalled("1", "fs_read", {"path": "nope.md"}))
+            await reply.tool_returned(ToolReturned("1", "fs_read", False, "not found"))
+            row = reply.query_one(ToolCallRow)
+            assert row.has_class("-failed") and row.title.startswith("✗ fs_read")
+    run(main())

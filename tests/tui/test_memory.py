@@ -1,0 +1,137 @@
+"""Memory browser: listing, debounced search (stale results never shown), detail, tags, capture,
+and a 100k-row list that only ever reads the rows on screen."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input, TextArea
+
+from metahuman_core.memory import MemoryStore
+from metahuman_tui.screens.memory import SearchFinished
+from metahuman_tui.screens.memory_modals import CaptureScreen, MemoryDetailScreen
+from metahuman_tui.screens.modals import PromptScreen
+from metahuman_tui.widgets.memory_list import MemoryList, MemoryRow
+
+from .conftest import screen_text, settle, wait_for
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def open_memory(pilot):
+    await settle(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    return pilot.app.screen
+
+
+def test_lists_newest_first_with_count(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            lst = screen.query_one(MemoryList)
+            assert lst.count == 8
+            assert lst.row(0).id.startswith("evt-20251019-120000")
+            assert lst.row(7).id.startswith("evt-20251012-090000")
+            assert "8 memories, newest first" in screen_text(app)
+    run(main())
+
+
+def test_search_is_debounced_and_stale_results_are_dropped(make_app):
+    seen = []
+
+    async def main():
+        app = make_app(search_debounce=0.15)
+        async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+            screen = await open_memory(pilot)
+            await pilot.press("slash")
+            assert screen.focused is screen.query_one("#memory-search", Input)
+            await pilot.press(*"sarah")                 # five keystrokes, one search
+            await pilot.pause(0.4)
+            await settle(pilot)
+            lst = screen.query_one(MemoryList)
+            assert lst.count == 2
+            assert all("sarah" in (lst.row(i).text + lst.row(i).tags).lower()
+                       for i in range(lst.count))
+            assert "\x02" in "".join(lst.row(i).text for i in range(lst.count))  # highlighted
+            assert "2 hits for 'sarah'" in screen_text(app)
+            screen.query_one("#memory-search", Input).value = "type:journal"
+            screen.query_one("#memory-search", Input).focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert {lst.row(i).type for i in range(lst.count)} == {"journal"}
+    run(main())
+    searches = list({id(m): m for m in seen if isinstance(m, SearchFinished)}.values())
+    queries = [m.query for m in searches]
+    assert "s" not in queries and "sa" not in queries      # debounced: no per-key searches
+    assert "sarah" in queries
+
+
+def test_stale_search_result_is_ignored(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            lst = screen.query_one(MemoryList)
+            before = lst.count
+            screen._seq += 1            # a newer search started; an old one reports late
+            screen.post_message(SearchFinished(screen._seq - 1, "old", [], 0))
+            await pilot.pause()
+            assert lst.count == before
+    run(main())
+
+
+def test_detail_edit_tags_and_capture(make_app, tui_profile):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            await pilot.press("down", "enter")                 # the Sarah meeting
+            await pilot.pause()
+            assert isinstance(app.screen, MemoryDetailScreen)
+            assert "She wants numbers by Friday" in screen_text(app)
+            await pilot.press("t")
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen), what="tags")
+            app.screen.query_one(Input).value = "work, q4, #sarah"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: "#q4" in screen.query_one(MemoryList).row(1).tags,
+                           what="row updated")
+            mem_id = screen.query_one(MemoryList).row(1).id
+            assert MemoryStore(tui_profile).get(mem_id)["tags"] == ["work", "q4", "sarah"]
+
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, CaptureScreen), what="capture")
+            app.screen.query_one(TextArea).text = "Bought a new kettle."
+            app.screen.query_one("#capture-tags", Input).value = "home"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert screen.query_one(MemoryList).count == 9
+            found = MemoryStore(tui_profile).list(tag="home")
+            assert any(m["content"] == "Bought a new kettle." for m in found)
+    run(main())
+
+
+def test_hundred_thousand_rows_are_virtual(make_app, tmp_path):
+    """100k (id, path) rows: scrolling to the end reads only the rows that are drawn."""
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            lst = screen.query_one(MemoryList)
+            rows = [(f"evt-20250101-000000-m{i}", tmp_path / f"missing-{i}.json")
+                    for i in range(100_000)]
+            rows[-1] = MemoryRow("evt-20250101-000000-last", "2025-01-01 00:00", "journal",
+                                 "the very last memory", "")
+            lst.set_rows(rows)
+            await pilot.pause()
+            await pilot.press("G")
+            await pilot.pause()
+            assert lst.cursor == 99_999
+            assert "the very last memory" in screen_text(app)
+            assert len(lst._cache) < 100                       # only visible rows were read
+            await pilot.press("pageup", "pageup", "k")
+            assert lst.cursor < 99_999 - 30
+    run(main())

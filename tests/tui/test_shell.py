@@ -1,0 +1,169 @@
+"""The app shell: pane switching (keys, palette), status bar, F1 help, keymap, YOLO, trust, copy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from textual.widgets import DataTable
+
+from metahuman_core import events
+from metahuman_tui.screens.help import HelpScreen
+from metahuman_tui.screens.modals import ChoiceScreen, ConfirmScreen, TextViewScreen
+
+from .conftest import screen_text, settle, wait_for
+
+PANES = {"f2": "chat", "f3": "memory", "f4": "tasks", "f5": "approvals", "f6": "audit",
+         "f7": "training"}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def audit_events(profile, name):
+    return [e for e in profile.audit.entries("2025-10-19") if e.get("event") == name]
+
+
+def test_function_keys_and_alt_digits_switch_panes(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.current_mode == "chat"
+            for key, mode in PANES.items():
+                await pilot.press(key)
+                assert app.current_mode == mode
+                assert app.screen.PANE == mode
+            await pilot.press("alt+3")   # Alt+1..6 is the fallback where F-keys are taken
+            assert app.current_mode == "tasks"
+    run(main())
+
+
+def test_command_palette_goes_to_a_pane(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Go to Audit")
+            await wait_for(pilot, lambda: "Go to Audit" in screen_text(app), what="palette hit")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.current_mode == "audit", what="audit pane")
+    run(main())
+
+
+def test_status_bar_shows_llm_model_trust_approvals_training(make_app, fake_llm):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            line = screen_text(app).splitlines()[-2]
+            assert "LLM ●" in line and "qwen3:1.7b" in line
+            assert "trust supervised_auto" in line
+            assert "2 pending" in line
+            assert "TRAINING 50%" in line
+            fake_llm.stop()                      # the LLM goes away: the bar says so
+            app.check_llm()
+            await settle(pilot)
+            assert "LLM ○ down" in screen_text(app).splitlines()[-2]
+    run(main())
+
+
+def test_f1_help_lists_every_binding_with_its_id(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("f1")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            table = app.screen.query_one(DataTable)
+            ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+            expected = {r.id for r in app.key_rows()}
+            assert ids == expected
+            # every pane, the lists and the modals are covered
+            for wanted in ("pane_chat", "yolo", "chat.cancel", "memory.capture", "tasks.forward",
+                           "approvals.approve", "audit.follow", "training.start",
+                           "memory.detail.tags", "tasks.form.save", "training.adapters.activate"):
+                assert wanted in ids
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+    run(main())
+
+
+def test_keys_are_remapped_from_etc_tui_json(make_app, tui_profile):
+    tui_profile.config.update("tui", {"keys": {"pane_tasks": "f12", "no_such_action": "x"}})
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("f12")
+            assert app.current_mode == "tasks"
+            assert " F12 Tasks" in screen_text(app).splitlines()[0]
+            assert any("no_such_action" in n.message for n in app._notifications)
+    run(main())
+
+
+def test_yolo_asks_first_tints_and_is_audited(make_app, tui_profile):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("f8")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")                         # declined: nothing changes
+            await pilot.pause()
+            assert app.yolo is False and not audit_events(tui_profile, events.YOLO_CHANGED)
+            await pilot.press("f8")
+            await pilot.pause()
+            await pilot.press("y")
+            await wait_for(pilot, lambda: app.yolo, what="yolo on")
+            assert app.has_class("-yolo")
+            assert " YOLO " in screen_text(app).splitlines()[-2]
+            switch = app.screen.query_one("#yolo-switch")
+            assert switch.value is True                    # the chat switch follows
+            await pilot.press("f8")                        # off: no question asked
+            await wait_for(pilot, lambda: not app.yolo, what="yolo off")
+            changes = audit_events(tui_profile, events.YOLO_CHANGED)
+            assert [e["details"]["yolo"] for e in changes] == [True, False]
+            assert changes[0]["category"] == "security" and changes[0]["actor"] == "tui"
+    run(main())
+
+
+def test_trust_level_change_is_saved_and_audited(make_app, tui_profile):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("f10")
+            await pilot.pause()
+            assert isinstance(app.screen, ChoiceScreen)
+            await pilot.press("down", "enter")             # supervised_auto → bounded_auto
+            await wait_for(pilot, lambda: tui_profile.persona.trust_level() == "bounded_auto",
+                           what="trust saved")
+            await settle(pilot)
+            assert "trust bounded_auto" in screen_text(app).splitlines()[-2]
+            change = audit_events(tui_profile, events.TRUST_CHANGED)[-1]
+            assert change["details"] == {"from": "supervised_auto", "to": "bounded_auto"}
+    run(main())
+
+
+def test_copy_uses_osc52_and_f9_shows_the_text(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("f6")
+            await settle(pilot)
+            await pilot.press("y")                         # copy the current audit entry
+            copied = json.loads(app.clipboard)
+            assert copied["event"] == "lora_training_started"
+            await pilot.press("f9")
+            await pilot.pause()
+            assert isinstance(app.screen, TextViewScreen)
+            assert app.screen.text == app.clipboard
+    run(main())
