@@ -202,6 +202,8 @@ def main() -> None:
     counts = idx.rebuild()
     res["rebuild_s"] = time.perf_counter() - t
     assert counts["added"] >= args.n, counts
+    time.sleep(2.1)   # files just generated: let their folder mtimes leave the racy window
+    idx.sync()
 
     for q in QUERIES:                         # warm: SQLite pages in cache, as in a running TUI
         search(prof, q)

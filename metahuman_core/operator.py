@@ -87,8 +87,9 @@ class Operator:
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> OperatorResult:
-        started = time.monotonic()
         skills, known = self._skills()
+        ticker = clock.get_clock()  # injectable: tests move time instead of sleeping
+        started = ticker.monotonic()
         while True:
             if self.rec.get("pending"):
                 if not self._settle_pending():
@@ -100,12 +101,14 @@ class Operator:
                 return self._finish("cancelled")
             if len(self.rec["steps"]) >= self.max_steps:
                 return self._finish("step_budget", error=f"used all {self.max_steps} steps")
-            if time.monotonic() - started > self.max_seconds:
+            if ticker.monotonic() - started > self.max_seconds:
                 return self._finish("time_budget", error=f"over {self.max_seconds:g} s")
             try:
                 reply = self._ask(skills)
-            except ToolsUnsupported:
-                self.rec["protocol"] = "json"
+            except ToolsUnsupported as exc:
+                if self.rec.get("protocol") == "json":
+                    return self._finish("failed", error=exc.message)
+                self.rec["protocol"] = "json"  # models without tools: JSON in text from now on
                 continue
             except LLMError as exc:
                 self.rec["error_kind"] = ("unavailable" if isinstance(exc, LLMUnavailable) else

@@ -73,7 +73,10 @@ class MetaHumanApp(App[None]):
     yolo: reactive[bool] = reactive(False)
     keymap_version: reactive[int] = reactive(0)
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, start: str = "chat") -> None:
+        if start not in PANE_SCREENS:
+            raise ValueError(f"unknown pane {start!r}; one of {', '.join(PANE_SCREENS)}")
+        self.DEFAULT_MODE = start   # read by App.__init__: the pane shown first
         super().__init__()
         self.services = services
         self.last_copied = ""
@@ -247,18 +250,19 @@ class MetaHumanApp(App[None]):
 
 
 def create_app(profile, *, clock=None, services: Services | None = None,
-               settings: TuiSettings | None = None) -> MetaHumanApp:
+               settings: TuiSettings | None = None, start: str = "chat") -> MetaHumanApp:
     """Build the app for `profile`. `clock` is installed as the core clock (tests pass a
-    FixedClock); `services` replaces the default core wiring (tests: fixed LLM probe, no timers)."""
+    FixedClock); `services` replaces the default core wiring (tests: no timers); `start` is the
+    pane shown first."""
     if clock is not None:
         core_clock.set_clock(clock)
     if services is None:
         services = Services(profile, settings or TuiSettings())
     elif settings is not None:
         services.settings = settings
-    return MetaHumanApp(services)
+    return MetaHumanApp(services, start=start)
 
 
-def run_app(profile) -> None:
+def run_app(profile, start: str = "chat") -> None:
     """`mh` / `mh tui`: run full screen until the person quits."""
-    create_app(profile).run()
+    create_app(profile, start=start).run()

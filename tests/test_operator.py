@@ -203,9 +203,14 @@ def test_step_budget(prof, fake):
     assert "step budget" in result.summary()
 
 
-def test_time_budget(prof, fake):
-    prof.config.set_value("operator.maxSeconds", 0.001)  # any model round trip takes longer
-    fake.script([call("fs_list", path="docs"), call("git_status")])
+def test_time_budget(prof, fake, fixed_clock):
+    prof.config.set_value("operator.maxSeconds", 60)
+
+    def slow_model(req):
+        fixed_clock.advance(61)  # the model "took" 61 s to answer
+        return call("fs_list", path="docs")
+
+    fake.script([slow_model, call("git_status")])
     result = run_operator(prof, "Do two things")
     assert result.status == "time_budget" and len(result.steps) == 1
 

@@ -108,7 +108,8 @@ def rhome(home, pod, monkeypatch):
     """A profile set up for remote training against `pod`; env as a person would set it."""
     prof = Profile(home)
     for key, value in (("workdir", str(pod.workspace)), ("python", sys.executable),
-                       ("pollSeconds", 0.1), ("gpuTypes", ["NVIDIA GeForce RTX 5090", "NVIDIA A40"])):
+                       ("pollSeconds", 0.1), ("gpuTypes", ["NVIDIA GeForce RTX 5090", "NVIDIA A40"]),
+                       ("sshUser", pod.sshd.user)):  # root on a pod; whoever runs the tests here
         prof.config.set_value(f"training.remote.{key}", value)
     raw = home / "out" / "adapters" / DATE / f"{DATE}.jsonl"
     raw.parent.mkdir(parents=True, exist_ok=True)
@@ -168,11 +169,23 @@ LAUNCH = ("from metahuman_tui.cli import main, remote_cmd\n"
           "'remote_cmd' in main.COMMAND_MODULES or remote_cmd.register(main.app)\nmain.run()")
 
 
-def start_mh(prof, *args, log: Path) -> subprocess.Popen:
-    env = {**os.environ, **prof.env, "MH_HOME": str(prof.root), "PYTHONPATH": str(REPO)}
-    fh = log.open("wb")
-    return subprocess.Popen([sys.executable, "-c", LAUNCH, *map(str, args)], stdout=fh,
-                            stderr=subprocess.STDOUT, env=env, cwd=REPO)
+@pytest.fixture
+def start_mh():
+    """Start `mh …` in the background (output to `log`); anything left running is killed after."""
+    procs: list[subprocess.Popen] = []
+
+    def start(prof, *args, log: Path) -> subprocess.Popen:
+        env = {**os.environ, **prof.env, "MH_HOME": str(prof.root), "PYTHONPATH": str(REPO)}
+        with log.open("wb") as fh:
+            proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *map(str, args)], stdout=fh,
+                                    stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        procs.append(proc)
+        return proc
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def mh_out(prof, *args) -> subprocess.CompletedProcess:
@@ -269,6 +282,7 @@ def test_caps_terminate_the_pod(rhome, pod, tmp_path, cap, value, words):
     s = summary_of(rhome)
     check_summary(s, "failed", pod)
     assert s["stop_reason"] == "cap_exceeded" and words in s["error"] and s["caps"][cap] == value
+    assert_no_secret(rhome.root, pod.workspace)
 
 
 def test_no_capacity_anywhere_creates_nothing(rhome, pod, tmp_path):
@@ -288,7 +302,7 @@ def test_missing_settings_fail_before_anything_is_made(rhome, pod, tmp_path, mon
 
 
 # ------------------------------------------------------------------ signals and kill -9
-def test_sigint_during_upload_terminates_the_pod(rhome, pod, tmp_path):
+def test_sigint_during_upload_terminates_the_pod(rhome, pod, tmp_path, start_mh):
     marker = tmp_path / "stalled"
     stall = start_sshd(tmp_path / "stall-sshd", stall_sftp_marker=marker)
     try:
@@ -310,7 +324,28 @@ def test_sigint_during_upload_terminates_the_pod(rhome, pod, tmp_path):
     assert_no_secret(rhome.root, texts=(log,))
 
 
-def test_sigterm_during_polling_terminates_the_pod(rhome, pod, tmp_path):
+def test_connection_drop_during_upload_reconnects_and_resumes_it(rhome, pod, tmp_path, monkeypatch):
+    marker = tmp_path / "stalled"
+    stall = start_sshd(tmp_path / "stall-sshd", stall_sftp_marker=marker)
+    try:
+        pod.ssh_port = stall.port
+        monkeypatch.setenv("SSH_KEY_PATH", str(stall.client_key))
+
+        def drop():
+            wait_until(marker.exists, "the upload to stall")
+            stall.kill_sessions()
+        t = threading.Thread(target=drop, daemon=True)
+        t.start()
+        s = run_remote(rhome, RemoteOptions(date=DATE, trainer_dir=standin(tmp_path)))
+        t.join(5)
+    finally:
+        stall.stop()
+    check_summary(s, "completed", pod)
+    assert s["reconnects"] >= 1
+    assert "connection dropped during upload" in (rhome.home.runs / DATE / "remote.log").read_text()
+
+
+def test_sigterm_during_polling_terminates_the_pod(rhome, pod, tmp_path, start_mh):
     trainer = standin(tmp_path, wait_for=str(tmp_path / "never"))
     proc = start_mh(rhome, "train", "remote", DATE, "--trainer-dir", trainer, log=tmp_path / "mh.log")
     wait_until(lambda: "training_started" in steps(rhome) or proc.poll() is not None, "training")
@@ -322,7 +357,7 @@ def test_sigterm_during_polling_terminates_the_pod(rhome, pod, tmp_path):
     assert_no_secret(rhome.root, pod.workspace, texts=((tmp_path / "mh.log").read_text(),))
 
 
-def test_kill_9_leaves_a_pod_that_reap_terminates(rhome, pod, tmp_path):
+def test_kill_9_leaves_a_pod_that_reap_terminates(rhome, pod, tmp_path, start_mh):
     trainer = standin(tmp_path, wait_for=str(tmp_path / "never"))
     proc = start_mh(rhome, "train", "remote", DATE, "--trainer-dir", trainer, log=tmp_path / "mh.log")
     wait_until(lambda: "training_started" in steps(rhome) or proc.poll() is not None, "training")
@@ -348,7 +383,7 @@ def test_kill_9_leaves_a_pod_that_reap_terminates(rhome, pod, tmp_path):
     assert_no_secret(rhome.root, texts=(reaped.stdout, reaped.stderr, table))
 
 
-def test_rerun_after_kill_9_resumes_on_the_same_pod(rhome, pod, tmp_path):
+def test_rerun_after_kill_9_resumes_on_the_same_pod(rhome, pod, tmp_path, start_mh):
     go = tmp_path / "go"
     trainer = standin(tmp_path, wait_for=str(go), count_file=str(tmp_path / "starts"))
     proc = start_mh(rhome, "train", "remote", DATE, "--trainer-dir", trainer, log=tmp_path / "mh.log")
@@ -368,7 +403,7 @@ def test_rerun_after_kill_9_resumes_on_the_same_pod(rhome, pod, tmp_path):
         run_remote(rhome, RemoteOptions(date=DATE, trainer_dir=standin(tmp_path / "b")))
 
 
-def test_resume_refuses_a_changed_host_key(rhome, pod, tmp_path):
+def test_resume_refuses_a_changed_host_key(rhome, pod, tmp_path, start_mh):
     trainer = standin(tmp_path, wait_for=str(tmp_path / "never"))
     proc = start_mh(rhome, "train", "remote", DATE, "--trainer-dir", trainer, log=tmp_path / "mh.log")
     wait_until(lambda: "training_started" in steps(rhome) or proc.poll() is not None, "training")

@@ -130,6 +130,13 @@ def test_terminate_that_does_nothing_is_reported(fake, client):
     assert len(fake.ops("podTerminate")) == 2
 
 
+def test_a_deploy_whose_answer_is_lost_finds_its_pod_by_name(fake, client):
+    fake.drop_deploy_answers = 1
+    pod = client.deploy(spec(name="metahuman-2025-10-19-7"), ["A", "B"])
+    assert len(fake.ops("podFindAndDeployOnDemand")) == 1 and fake.live_pods() == [pod.id]
+    assert pod.name == "metahuman-2025-10-19-7"
+
+
 def test_pods_are_found_by_name(fake, client):
     pod = client.deploy(spec(name="metahuman-x-1"), ["A"])
     assert client.find_pod_by_name("metahuman-x-1")["id"] == pod.id

@@ -146,6 +146,11 @@ def test_index_is_derived_and_rebuildable(profile, store):
     assert counts["added"] == 4 and counts["bad"] == 0
     assert ids(search(profile, "garden")) == before
     assert idx.status()["memories"] == 4 and idx.status()["last_rebuild"]
+    # an index file that is no longer a database is set aside and built again
+    idx.close()
+    (profile.root / "memory/index/memory.db").write_bytes(b"garbage" * 100)
+    assert ids(search(profile, "garden")) == before
+    assert list(profile.root.joinpath("memory/index").glob("memory.db.broken-*"))
 
 
 def test_reciprocal_rank_fusion():

@@ -272,3 +272,6 @@ def test_cli_build_review_approve_list(mh, profile, fixed_clock):
     missing = mh("adapter", "approve", "2024-01-01")
     assert missing.returncode == 1 and "no dataset 2024-01-01" in missing.stderr
     assert mh("adapter", "reject", label).returncode == 2  # --reason is required
+    assert "No training runs yet." in mh("train", "status").stdout
+    assert json.loads(mh("train", "status", "--json").stdout) == []
+    assert mh("train", "stop", DATE).returncode == 1  # no such run

@@ -225,6 +225,8 @@ def test_auto_approval_disabled_stops_automation(profile, fixed_clock):
     assert not (profile.home.runs).exists()
     seen = audit_events(profile)
     assert "lora_dataset_auto_approved" not in seen and "lora_pipeline_skipped" in seen
+    assert pipeline.activate_if_allowed(profile, res["date"]) == {
+        "activated": False, "reason": "etc/auto-approval.json enabled is false"}
     # the same data with automation on (dry run) is scored: proof the switch is what stopped it
     profile.config.update("auto-approval", {"enabled": True, "dryRun": True})
     res = pipeline.run_pipeline(profile, actor="sleep-service")

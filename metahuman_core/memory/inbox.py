@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +32,7 @@ from .store import MemoryStore
 
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", ".lock")
 BATCH = 200
+SETTLE_S = 2.0   # a file modified more recently may still be being copied in: next run
 INGEST_TAG = "ingested"
 
 
@@ -54,6 +56,24 @@ def _move_unique(src: Path, folder: Path) -> Path:
     target = _claim(folder, src.name)
     os.replace(src, target)
     return target
+
+
+def _link_unique(src: Path, folder: Path, name: str) -> Path:
+    """Give the complete file `src` a free name in `folder` in one step (a hard link never
+    overwrites and never shows an empty file), falling back to claim + rename."""
+    stem, suffix = os.path.splitext(name)
+    for n in range(1, 100_000):
+        target = folder / (name if n == 1 else f"{stem or name}-{n}{suffix if stem else ''}")
+        try:
+            os.link(src, target)
+            return target
+        except FileExistsError:
+            continue
+        except OSError:   # no hard links on this file system
+            target = _claim(folder, name)
+            os.replace(src, target)
+            return target
+    raise ValidationFailed(f"no free name for {name} in {folder}")
 
 
 def _append(path: Path, obj: dict) -> None:
@@ -98,8 +118,10 @@ def ingest_paths(profile, paths: list[Path], *, actor: str = "human") -> list[Pa
     for src in sources:
         tmp = inbox / f".{src.name}.{os.getpid()}.partial"
         shutil.copyfile(src, tmp)
-        target = _claim(inbox, src.name)
-        os.replace(tmp, target)
+        try:
+            target = _link_unique(tmp, inbox, src.name)
+        finally:
+            tmp.unlink(missing_ok=True)
         out.append(target)
         profile.audit.append(events.INBOX_FILE_QUEUED, category="data", actor=actor,
                              details={"file": target.name, "from": src.name,
@@ -165,14 +187,16 @@ def _records(store: MemoryStore, name: str, sha: str, items: list[dict]) -> list
     return out
 
 
-def _inbox_files(inbox: Path) -> tuple[list[Path], int]:
+def _inbox_files(inbox: Path, settle_s: float) -> tuple[list[Path], int]:
     files, skipped = [], 0
     if not inbox.is_dir():
         return files, skipped
+    newest = time.time() - settle_s
     for entry in sorted(os.scandir(inbox), key=lambda e: e.name):
         if entry.name.startswith((".", "~")) or entry.is_dir(follow_symlinks=False):
             continue
-        if entry.is_symlink() or not entry.is_file() or entry.name.lower().endswith(PARTIAL):
+        if entry.is_symlink() or not entry.is_file() or entry.name.lower().endswith(PARTIAL) \
+                or (settle_s and entry.stat().st_mtime > newest):
             skipped += 1  # still being written, or not a plain file: left where it is
             continue
         files.append(Path(entry.path))
@@ -180,9 +204,10 @@ def _inbox_files(inbox: Path) -> tuple[list[Path], int]:
 
 
 def process_inbox(profile, *, actor: str = "ingestor", stop: Callable[[], bool] | None = None,
-                  batch: int = BATCH) -> dict:
+                  batch: int = BATCH, settle_s: float = SETTLE_S) -> dict:
     """Import every top-level inbox file. Returns {"files", "memories", "failed", "skipped"}
-    (files = files imported). `stop()` is asked between files (the agent's shutdown)."""
+    (files = files imported). `stop()` is asked between files (the agent's shutdown). Files
+    changed less than `settle_s` seconds ago are left for the next run (still being copied)."""
     home = profile.home
     store = MemoryStore(profile)
     ledger_dir = home.inbox / "_ledger"
@@ -190,7 +215,7 @@ def process_inbox(profile, *, actor: str = "ingestor", stop: Callable[[], bool] 
     summary = {"files": 0, "memories": 0, "failed": 0, "skipped": 0}
     with file_lock(home.lock_file("inbox")):
         imported = {e.get("sha256") for e in _read_lines(imported_log)}
-        files, summary["skipped"] = _inbox_files(home.inbox)
+        files, summary["skipped"] = _inbox_files(home.inbox, settle_s)
         pending: list[tuple[Path, str, list[str], list[tuple[dict, Path]]]] = []
 
         def flush() -> None:

@@ -63,12 +63,20 @@ class MemoryStore:
         raise NotFound(f"memory {memory_id} not found (looked for {self.relpath(path)})",
                        hint="list memories with: mh memory list")
 
-    def _reindex(self, pairs: list[tuple[dict, Path]]) -> None:
+    def _reindex(self, pairs: list[tuple[dict, Path]], before: dict[str, int] | None = None) -> None:
         """Best effort: a busy or broken index must never lose a write (sync() catches up)."""
         try:
-            self.index.upsert_many(pairs)
+            self.index.upsert_many(pairs, before)
         except (sqlite3.Error, OSError):
             pass
+
+    @staticmethod
+    def _mtime(folder: Path) -> dict[str, int]:
+        """A folder's mtime before we change it (see Index.upsert_many)."""
+        try:
+            return {folder.name: folder.stat().st_mtime_ns}
+        except FileNotFoundError:
+            return {}
 
     # ------------------------------------------------------------------ create
     def prepare(self, content: str, *, type: str = "observation", tags: Iterable[str] = (),
@@ -114,8 +122,12 @@ class MemoryStore:
         record = self.prepare(content, type=type, tags=tags, entities=entities,
                               importance=importance, response=response, links=links,
                               source=source, metadata=metadata, timestamp=timestamp, extra=extra)
+        before = self._mtime(self.root / record["timestamp"][:4]) \
+            if record["timestamp"][:4].isdigit() else {}
         record, path = self.write_new(record)
-        self._reindex([(record, path)])
+        if path.parent.name not in before:
+            before = {}
+        self._reindex([(record, path)], before)
         audit_data_change(self.profile.audit, type="create", resource=RESOURCE,
                           path=self.relpath(path), actor=actor,
                           details={"id": record["id"], "type": record["type"]})
@@ -177,9 +189,10 @@ class MemoryStore:
             current = self._read(memory_id, path)
             current.pop("path")
             new = apply_changes(current, changes)
+            before = self._mtime(path.parent)
             if new != current:
                 atomic_write_json(path, new)
-        self._reindex([(new, path)])
+        self._reindex([(new, path)], before)
         audit_data_change(self.profile.audit, type="update", resource=RESOURCE,
                           path=self.relpath(path), actor=actor,
                           details={"id": memory_id, "fields": sorted(changes)})
@@ -196,8 +209,9 @@ class MemoryStore:
     def delete(self, memory_id: str, *, actor: str = "human") -> None:
         with self._lock():
             path = self._find(memory_id)
+            before = self._mtime(path.parent)
             path.unlink()
         with contextlib.suppress(sqlite3.Error):
-            self.index.remove(memory_id)
+            self.index.remove(memory_id, before)
         audit_data_change(self.profile.audit, type="delete", resource=RESOURCE,
                           path=self.relpath(path), actor=actor, details={"id": memory_id})

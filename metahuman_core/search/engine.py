@@ -42,9 +42,10 @@ class SearchHit:
 
 
 def index_for(profile) -> Index:
-    """The process-wide Index of a profile (one SQLite connection per home)."""
+    """The process-wide Index of a profile (one SQLite connection per home; a forked child gets
+    its own, as SQLite connections must not cross a fork)."""
     home = profile.home
-    key = str(home.root)
+    key = f"{home.root}\0{os.getpid()}"
     with _lock:
         idx = _indexes.get(key)
         if idx is None:

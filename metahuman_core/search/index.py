@@ -5,7 +5,9 @@ The JSON files are the truth; this file can be deleted at any time (`mh index re
 * Kept in step by every write through MemoryStore, and with hand-made changes by `sync()`:
   per-year-folder mtimes say which folders changed (adds, deletes and editor saves change them);
   only those are listed, comparing (name, inode) — no stat per file. A full stat sweep
-  (`sync(full=True)`, automatic every FULL_SWEEP_S) also catches in-place edits.
+  (`sync(full=True)`: `mh index status|refresh`, and every FULL_SWEEP_S in long-running
+  processes such as the TUI and agents) also catches edits made in place; search re-checks the
+  files of the hits it returns, so a shown result is never stale.
 * An mtime within RACY_NS of the scan is not trusted (two changes in one clock tick look alike).
 """
 
@@ -17,6 +19,7 @@ import re
 import sqlite3
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +28,7 @@ from .. import clock
 from ..ids import MEMORY_ID_RE
 from .records import BadRecord, doc_fields, load_record
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 DB_NAME = "memory.db"
 YEAR_RE = re.compile(r"^\d{4}$")
 RACY_NS = 2_000_000_000
@@ -35,10 +38,11 @@ BUSY_MS = 10_000
 _SCHEMA = """
 CREATE TABLE docs(
   rid INTEGER PRIMARY KEY, id TEXT NOT NULL, dir TEXT NOT NULL, name TEXT NOT NULL,
-  ino INTEGER NOT NULL, mtime INTEGER NOT NULL, size INTEGER NOT NULL,
+  ino INTEGER NOT NULL, mtime INTEGER NOT NULL, size INTEGER NOT NULL, sig INTEGER NOT NULL,
   ts REAL NOT NULL, day TEXT NOT NULL, timestamp TEXT NOT NULL, type TEXT NOT NULL,
   tags TEXT NOT NULL, UNIQUE(dir, name));
 CREATE INDEX docs_id ON docs(id);
+CREATE INDEX docs_dir ON docs(dir, sig, name, ino, mtime, size);  -- covers folder scans
 CREATE INDEX docs_ts ON docs(ts);
 CREATE INDEX docs_type_ts ON docs(type, ts);
 CREATE TABLE doc_tags(tag TEXT NOT NULL COLLATE NOCASE, rid INTEGER NOT NULL,
@@ -47,7 +51,8 @@ CREATE VIRTUAL TABLE fts USING fts5(content, response, tags, entities,
   tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE dirs(dir TEXT PRIMARY KEY, mtime INTEGER NOT NULL);
 CREATE TABLE bad(dir TEXT NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL,
-  mtime INTEGER NOT NULL, size INTEGER NOT NULL, reason TEXT NOT NULL, PRIMARY KEY(dir, name));
+  mtime INTEGER NOT NULL, size INTEGER NOT NULL, sig INTEGER NOT NULL, reason TEXT NOT NULL,
+  PRIMARY KEY(dir, name));
 CREATE TABLE vecs(rid INTEGER PRIMARY KEY, vec BLOB NOT NULL);
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
 """
@@ -64,26 +69,41 @@ class Index:
         self._conn: sqlite3.Connection | None = None
         self._depth = 0
         self.full_sweep_s = FULL_SWEEP_S
+        self._last_full = time.monotonic()   # a one-shot CLI process never pays a full sweep
 
     # ------------------------------------------------------------------ connection
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+            with self.lock:
+                try:
+                    self._conn = self._open()
+                except sqlite3.DatabaseError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise
+                    # Not a database any more (truncated, overwritten): it is derived data, so
+                    # keep the broken file for inspection and start a new one.
+                    for p in self.path.parent.glob(DB_NAME + "*"):
+                        os.replace(p, p.with_name(p.name + f".broken-{int(time.time())}"))
+                    self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                try:
-                    self._create_schema(conn)
-                except BaseException:
-                    conn.close()
-                    raise
-            self._conn = conn
-        return self._conn
+                self._create_schema(conn)
+            conn.execute("SELECT count(*) FROM dirs").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         with self._tx(conn):
@@ -129,7 +149,11 @@ class Index:
         """Index one memory whose file has just been written (path defaults to its id's path)."""
         self.upsert_many([(record, path)])
 
-    def upsert_many(self, items: list[tuple[dict, Path | None]]) -> None:
+    def upsert_many(self, items: list[tuple[dict, Path | None]],
+                    dirs_before: dict[str, int] | None = None) -> None:
+        """Index memories just written. `dirs_before` (folder name → its mtime before the
+        write) lets a writer mark the folder in step when the index was in step before: the
+        change is its own, so the next sync need not list the folder."""
         rows = []
         for record, path in items:
             path = Path(path) if path else self.episodic / record["id"][4:8] / f"{record['id']}.json"
@@ -138,24 +162,32 @@ class Index:
         with self._tx() as conn:
             for dirname, name, st, record in rows:
                 _put(conn, dirname, name, st, record)
+            self._explain(conn, dirs_before)
 
-    def remove(self, memory_id: str) -> int:
+    def _explain(self, conn: sqlite3.Connection, dirs_before: dict[str, int] | None) -> None:
+        for dirname, before in (dirs_before or {}).items():
+            row = conn.execute("SELECT mtime FROM dirs WHERE dir=?", (dirname,)).fetchone()
+            if row and row[0] == before and before >= 0:
+                now = (self.episodic / dirname).stat().st_mtime_ns
+                conn.execute("UPDATE dirs SET mtime=? WHERE dir=?", (now, dirname))
+
+    def remove(self, memory_id: str, dirs_before: dict[str, int] | None = None) -> int:
         with self._tx() as conn:
             rids = [r[0] for r in conn.execute("SELECT rid FROM docs WHERE id=?", (memory_id,))]
             for rid in rids:
                 _drop(conn, rid)
+            self._explain(conn, dirs_before)
         return len(rids)
 
     # ------------------------------------------------------------------ keeping in step
     def sync(self, full: bool | None = None) -> dict:
         """Pick up files added, deleted or replaced outside the store. Cheap when nothing changed.
-        full=None: a full stat sweep only if the last one is older than `full_sweep_s`."""
+        full=None: a full stat sweep only if this process did none for `full_sweep_s`."""
         counts = {"added": 0, "updated": 0, "removed": 0, "bad": 0}
         with self.lock:
             conn = self.conn
             if full is None:
-                last = self._meta("last_full_sync")
-                full = last is None or time.time() - float(last) > self.full_sweep_s
+                full = time.monotonic() - self._last_full > self.full_sweep_s
             stored = dict(conn.execute("SELECT dir, mtime FROM dirs"))
             years = {}
             if self.episodic.is_dir():
@@ -175,24 +207,42 @@ class Index:
             for d, mtime in todo:
                 self._scan_dir(d, mtime, full, counts)
             if full:
+                self._last_full = time.monotonic()
                 self._set_meta("last_full_sync", str(time.time()))
         return counts
 
     def _scan_dir(self, dirname: str, dir_mtime: int, full: bool, counts: dict) -> None:
         folder = self.episodic / dirname
         seen: dict[str, tuple[int, int, int]] = {}
+        total = 0
         try:
             with os.scandir(folder) as it:
                 for e in it:
-                    if e.name.endswith(".json") and not e.name.startswith("."):
+                    name = e.name
+                    if name[-5:] == ".json" and name[0] != ".":
+                        ino = e.inode()
                         if full:
                             st = e.stat(follow_symlinks=False)
-                            seen[e.name] = (e.inode(), st.st_mtime_ns, st.st_size)
+                            seen[name] = (ino, st.st_mtime_ns, st.st_size)
                         else:
-                            seen[e.name] = (e.inode(), -1, -1)
+                            seen[name] = (ino, -1, -1)
+                            total += _sig(name, ino)
         except FileNotFoundError:
             seen = {}
         conn = self.conn
+        racy = time.time_ns() - dir_mtime < RACY_NS
+        if not full:
+            # Fast path: the folder holds exactly the (name, inode) set the index knows (its
+            # count and signature sum match), e.g. it changed only by our own writes.
+            n1, s1 = conn.execute("SELECT count(*), coalesce(sum(sig), 0) FROM docs WHERE dir=?",
+                                  (dirname,)).fetchone()
+            n2, s2 = conn.execute("SELECT count(*), coalesce(sum(sig), 0) FROM bad WHERE dir=?",
+                                  (dirname,)).fetchone()
+            if (n1 + n2, s1 + s2) == (len(seen), total):
+                with self._tx() as c:
+                    c.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)",
+                              (dirname, -1 if racy else dir_mtime))
+                return
         known = {n: (rid, ino, m, s) for rid, n, ino, m, s in conn.execute(
             "SELECT rid, name, ino, mtime, size FROM docs WHERE dir=?", (dirname,))}
         bad = {n: (ino, m, s) for n, ino, m, s in conn.execute(
@@ -217,7 +267,6 @@ class Index:
                     removed.append(known[name][0])
             except BadRecord as exc:
                 loaded.append((name, st, None, str(exc)))
-        racy = time.time_ns() - dir_mtime < RACY_NS
         with self._tx() as conn:
             for rid in removed:
                 _drop(conn, rid)
@@ -230,8 +279,9 @@ class Index:
                                        (dirname, name)).fetchone()
                     if row:
                         _drop(conn, row[0])
-                    conn.execute("INSERT OR REPLACE INTO bad VALUES (?,?,?,?,?,?)",
-                                 (dirname, name, st.st_ino, st.st_mtime_ns, st.st_size, reason))
+                    conn.execute("INSERT OR REPLACE INTO bad VALUES (?,?,?,?,?,?,?)",
+                                 (dirname, name, st.st_ino, st.st_mtime_ns, st.st_size,
+                                  _sig(name, st.st_ino), reason))
                     counts["bad"] += 1
                 else:
                     counts["updated" if name in known else "added"] += 1
@@ -342,18 +392,18 @@ class Index:
 def _put(conn: sqlite3.Connection, dirname: str, name: str, st: os.stat_result, record: dict) -> None:
     f = doc_fields(name[:-5], record, st)
     row = conn.execute("SELECT rid FROM docs WHERE dir=? AND name=?", (dirname, name)).fetchone()
-    values = (name[:-5], st.st_ino, st.st_mtime_ns, st.st_size, f["ts"], f["day"], f["timestamp"],
-              f["type"], json.dumps(f["tags"], ensure_ascii=False))
+    values = (name[:-5], st.st_ino, st.st_mtime_ns, st.st_size, _sig(name, st.st_ino), f["ts"],
+              f["day"], f["timestamp"], f["type"], json.dumps(f["tags"], ensure_ascii=False))
     if row:
         rid = row[0]
         conn.execute("DELETE FROM fts WHERE rowid=?", (rid,))
         conn.execute("DELETE FROM doc_tags WHERE rid=?", (rid,))
         conn.execute("DELETE FROM vecs WHERE rid=?", (rid,))
-        conn.execute("UPDATE docs SET id=?, ino=?, mtime=?, size=?, ts=?, day=?, timestamp=?, "
-                     "type=?, tags=? WHERE rid=?", (*values, rid))
+        conn.execute("UPDATE docs SET id=?, ino=?, mtime=?, size=?, sig=?, ts=?, day=?, "
+                     "timestamp=?, type=?, tags=? WHERE rid=?", (*values, rid))
     else:
-        rid = conn.execute("INSERT INTO docs(id, ino, mtime, size, ts, day, timestamp, type, tags, "
-                           "dir, name) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        rid = conn.execute("INSERT INTO docs(id, ino, mtime, size, sig, ts, day, timestamp, type, "
+                           "tags, dir, name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                            (*values, dirname, name)).lastrowid
     conn.execute("INSERT INTO fts(rowid, content, response, tags, entities) VALUES (?,?,?,?,?)",
                  (rid, f["content"], f["response"], " ".join(f["tags"]), " ".join(f["entities"])))
@@ -362,6 +412,12 @@ def _put(conn: sqlite3.Connection, dirname: str, name: str, st: os.stat_result, 
                          [(t, rid) for t in f["tags"]])
     conn.execute("DELETE FROM bad WHERE dir=? AND name=?", (dirname, name))
     conn.execute("INSERT OR IGNORE INTO dirs VALUES (?, -1)", (dirname,))
+
+
+def _sig(name: str, ino: int) -> int:
+    """32-bit signature of one file (name, inode): sums of these tell whether a folder still
+    holds exactly what the index knows (a rename, an editor's save or an add changes it)."""
+    return (zlib.crc32(name.encode("utf-8", "surrogateescape")) ^ (ino * 2654435761)) & 0xFFFFFFFF
 
 
 def _drop(conn: sqlite3.Connection, rid: int) -> None:

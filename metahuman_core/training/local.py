@@ -27,6 +27,7 @@ from ..storage import PidLock, holder_pid, read_json_or
 from . import gates, runs
 
 FINAL = ("completed", "failed", "cancelled", "lost")
+HUMAN_ACTORS = ("cli", "tui", "api", "human")
 _children: dict[str, subprocess.Popen] = {}
 
 
@@ -232,6 +233,10 @@ def finalize(profile, run: runs.Run, rc: int, cancelled: bool, actor: str) -> in
                             run=run.label, actor=actor)
             except MHError as exc:
                 run.update(eval_error=str(exc))
+        if actor not in HUMAN_ACTORS:  # started by automation: autoActivate may apply
+            from .pipeline import activate_if_allowed
+
+            run.update(auto_activation=activate_if_allowed(profile, run.dataset, actor=actor))
     else:
         profile.audit.append(events.LORA_TRAINING_FAILED, level="error", category="action",
                              actor=actor, details={**details, "error": error,

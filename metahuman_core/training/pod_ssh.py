@@ -230,3 +230,31 @@ class PodShell:
         """Every regular file under `directory` on the pod, as paths relative to it."""
         out = self.check(f"cd {shlex.quote(directory)} && find . -type f -print0")
         return sorted(p[2:] for p in out.decode(errors="replace").split("\0") if p.startswith("./"))
+
+
+# ------------------------------------------------------------------ the detached trainer
+def start_command(rdir: str, python: str, hf_home: str) -> str:
+    """Start `python -m trainer` detached (setsid + nohup) in `rdir`; prints its pid.
+
+    The trainer outlives the SSH session; `train.exit` appears (atomically) when it ends.
+    `python` is a command from etc/training.json (remote.python), used as written.
+    """
+    q = shlex.quote
+    env = (f"PYTHONPATH={q(rdir + '/code')} HF_HOME={q(hf_home)} PYTHONUNBUFFERED=1 "
+           "TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1")
+    inner = (f"{env} {python} -m trainer --input {q(rdir + '/input')} --output {q(rdir + '/output')}; "
+             "echo $? > train.exit.tmp; mv train.exit.tmp train.exit")
+    cmd = (f"cd {q(rdir)} && rm -f train.exit && mkdir -p output && "
+           f"S=$(command -v setsid || true); $S nohup sh -c {q(inner)} > train.log 2>&1 "
+           "< /dev/null & echo $! > train.pid && cat train.pid")
+    return f"sh -c {q(cmd)}"
+
+
+def status_command(rdir: str, offset: int) -> str:
+    """One short poll: a status line (`exit N` | `running` | `gone`), then the progress bytes
+    from `offset` on. Liveness is read before train.exit, so a trainer that just ended is never
+    mistaken for one that vanished."""
+    return (f'cd {shlex.quote(rdir)} && a=$(kill -0 "$(cat train.pid 2>/dev/null)" 2>/dev/null && echo 1); '
+            'if [ -f train.exit ]; then echo "exit $(cat train.exit)"; elif [ -n "$a" ]; then '
+            f'echo running; else echo gone; fi; tail -c +{offset + 1} output/progress.ndjson 2>/dev/null '
+            '| head -c 1048576')

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +25,11 @@ from ..storage import PidLock
 from . import local, runs
 from . import remote_state as state
 from .cancel import Cancelled, SignalGuard
-from .pod_ssh import SSH_ERRORS, PodShell, public_key_line, resolve_key_path
+from .pod_ssh import (SSH_ERRORS, PodShell, public_key_line, resolve_key_path, start_command,
+                      status_command)
 from .runpod import POD_NAME_PREFIX, PodSpec, RunPodClient, api_url, load_api_key
 
 POD_STEPS = ("pod_ready", "connected", "uploaded", "training_started", "trained")
-_STATUS = ('cd {d} && a=$(kill -0 "$(cat train.pid 2>/dev/null)" 2>/dev/null && echo 1); '
-           'if [ -f train.exit ]; then echo "exit $(cat train.exit)"; elif [ -n "$a" ]; then '
-           'echo running; else echo gone; fi; tail -c +{off} output/progress.ndjson 2>/dev/null '
-           '| head -c 1048576')
 
 
 class CapExceeded(MHError):
@@ -153,13 +149,13 @@ class RemoteRun:
         self._save(status="running")
         self._say(f"run {self.run.label}: {self.summary.get('samples_used')} samples, "
                   f"base {self.summary.get('base_model')}, attempt {self.summary['attempts']}")
-        self._ensure_pod()
-        self._timed("pod_start_s", self._wait_and_connect)
-        if not self._has("uploaded"):
-            self._timed("upload_s", self._upload)
-        if not self._has("trained"):
-            self._timed("training_s", self._train)
-        if not self._has("downloaded"):
+        if not self._has("downloaded"):  # after the download, no pod is needed any more
+            self._ensure_pod()
+            self._timed("pod_start_s", self._wait_and_connect)
+            if not self._has("uploaded"):
+                self._timed("upload_s", self._upload)
+            if not self._has("trained"):
+                self._timed("training_s", self._train)
             self._timed("download_s", self._download)
         self._terminate()
         self.summary.setdefault("timings", {})["cycle_s"] = round(time.monotonic() - t0, 3)
@@ -252,23 +248,15 @@ class RemoteRun:
             if time.monotonic() - last[0] > 2 or done == total:
                 last[0] = time.monotonic()
                 self._say(f"upload {name}: {done}/{total} bytes")
-        sums = self.shell.upload(files, progress)
+        sums = self._retrying("upload", lambda: self.shell.upload(files, progress))
         self._done("uploaded", upload_verification={r: sums[r] for _, r in files})
 
     def _train(self) -> None:
         rdir = state.remote_dir(self.run, self.cfg.workdir)
         self._save(phase="training")
         if not self._has("training_started"):
-            q = shlex.quote
-            env = (f"PYTHONPATH={q(rdir + '/code')} HF_HOME={q(self.cfg.workdir.rstrip('/') + '/.cache/huggingface')} "
-                   "PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_DISABLE_PROGRESS_BARS=1")
-            inner = (f"{env} {self.cfg.python} -m trainer "
-                     f"--input {q(rdir + '/input')} --output {q(rdir + '/output')}; "
-                     "echo $? > train.exit.tmp; mv train.exit.tmp train.exit")
-            cmd = (f"cd {q(rdir)} && rm -f train.exit && mkdir -p output && "
-                   f"S=$(command -v setsid || true); $S nohup sh -c {q(inner)} > train.log 2>&1 "
-                   "< /dev/null & echo $! > train.pid && cat train.pid")
-            pid = self.shell.check(f"sh -c {shlex.quote(cmd)}").decode().strip()
+            hf_home = self.cfg.workdir.rstrip("/") + "/.cache/huggingface"
+            pid = self.shell.check(start_command(rdir, self.cfg.python, hf_home)).decode().strip()
             self._done("training_started", remote_pid=pid, training_started_at=clock.iso())
             self._say(f"training started on the pod (pid {pid})")
         code = self._poll(rdir)
@@ -288,7 +276,7 @@ class RemoteRun:
                     self._reconnect()
                 path = self.run.progress_path
                 off = path.stat().st_size if path.exists() else 0
-                _, out, _ = self.shell.run(_STATUS.format(d=shlex.quote(rdir), off=off + 1), timeout=60)
+                _, out, _ = self.shell.run(status_command(rdir, off), timeout=60)
             except SSH_ERRORS as exc:
                 self._say(f"connection to the pod dropped ({exc!r}); reconnecting")
                 self.shell.close()
@@ -303,6 +291,21 @@ class RemoteRun:
                 raise RemoteTrainingFailed("the trainer process vanished on the pod without an exit code")
             self._save()
             time.sleep(self.cfg.pollSeconds)
+
+    def _retrying(self, what: str, fn: Callable[[], Any], attempts: int = 3) -> Any:
+        """Run a transfer; after a dropped connection reconnect and go on (verified files are kept)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                if not self.shell.connected:
+                    self._reconnect()
+                return fn()
+            except SSH_ERRORS as exc:
+                if attempt == attempts:
+                    raise RemoteTrainingFailed(f"{what} failed after {attempts} connection drops: {exc!r}",
+                                               hint="re-run to resume") from None
+                self._say(f"connection dropped during {what} ({exc!r}); reconnecting")
+                self.shell.close()
+                self._check_caps()
 
     def _reconnect(self) -> None:
         self.summary["reconnects"] = self.summary.get("reconnects", 0) + 1
@@ -320,10 +323,11 @@ class RemoteRun:
     def _download(self) -> None:
         self._save(phase="downloading")
         rdir = state.remote_dir(self.run, self.cfg.workdir)
-        if not self.shell.connected:
-            self._reconnect()
-        plan = state.download_plan(self.run, self.shell.list_files(f"{rdir}/output"), rdir)
-        done = self.shell.download(plan, lambda n, d, t: d == t and self._say(f"downloaded {n} ({t} bytes)"))
+
+        def fetch() -> dict[str, str]:
+            plan = state.download_plan(self.run, self.shell.list_files(f"{rdir}/output"), rdir)
+            return self.shell.download(plan, lambda n, d, t: d == t and self._say(f"downloaded {n} ({t} bytes)"))
+        done = self._retrying("download", fetch)
         self._done("downloaded", download_verification=state.verification(self.run, done))
 
     def _terminate(self) -> None:

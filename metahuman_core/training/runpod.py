@@ -52,6 +52,10 @@ class RunPodAuthError(RunPodError):
     pass
 
 
+class RunPodUnreachable(RunPodError):
+    """No answer at all (network, timeout): a mutation may or may not have happened."""
+
+
 def load_api_key(secrets_dir: Path | None, env: Mapping[str, str] | None = None) -> str:
     """RUNPOD_API_KEY from the environment, else `<secrets_dir>/runpod_api_key` (mode 0600 only)."""
     env = os.environ if env is None else env
@@ -170,8 +174,8 @@ class RunPodClient:
                 resp = self._post(query, variables)
             except httpx.HTTPError as exc:
                 if attempt == attempts:
-                    raise RunPodError(f"RunPod API unreachable at {self.url}: {scrub_string(str(exc))}",
-                                      hint="check the network or RUNPOD_API_URL") from None
+                    raise RunPodUnreachable(f"RunPod API unreachable at {self.url}: {scrub_string(str(exc))}",
+                                            hint="check the network or RUNPOD_API_URL") from None
                 self._sleep(min(2 ** attempt, 10))
                 continue
             if resp.status_code in (401, 403):
@@ -215,9 +219,7 @@ class RunPodClient:
                 if on_attempt:
                     on_attempt(gpu, exc.message)
                 continue
-            except RunPodError as exc:
-                if "unreachable" not in exc.message:
-                    raise
+            except RunPodUnreachable:
                 found = self.find_pod_by_name(spec.name)  # the request may have landed anyway
                 if found is None:
                     raise

@@ -83,8 +83,10 @@ def _use_model(prof, name: str, force: bool = False) -> str:
         present = None
         common.echo(f"warning: could not check the server: {exc.message}", err=True)
     if present is False and not force:
-        common.fail(f"model {name!r} is not on the server at {backend.host}", 1,
-                    hint=f"ollama pull {name}   (or mh model use {name} --force)")
+        from metahuman_core.llm import ModelMissing
+
+        raise ModelMissing(f"model {name!r} is not on the server at {backend.host}", model=name,
+                           hint=f"ollama pull {name}   (or mh model use {name} --force)")
     old = prof.config.get("agent").model
     prof.config.set_value("agent.model", name)
     prof.audit.append(events.MODEL_CHANGED, actor=common.ACTOR, details={"from": old, "to": name})
@@ -96,11 +98,10 @@ def _use_model(prof, name: str, force: bool = False) -> str:
 
 
 def _model_status(prof) -> dict:
+    from metahuman_core.active_model import active_model
     from metahuman_core.llm import LLMError, get_backend, resolve_host
 
     backend = get_backend(prof)
-    from metahuman_core.active_model import active_model
-
     current = active_model(prof)
     health = backend.health()
     out = {**health.to_dict(), "model": current["model"], "source": current["source"],

@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
         queued = ingest_paths(prof, [Path(p) for p in paths or []], actor=common.ACTOR)
         result: dict = {"queued": [str(p.relative_to(prof.root)) for p in queued]}
         if now:
-            result.update(process_inbox(prof, actor=common.ACTOR))
+            result.update(process_inbox(prof, actor=common.ACTOR, settle_s=0))
         if json_out:
             common.emit_json(result)
             return

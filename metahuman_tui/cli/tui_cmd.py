@@ -14,13 +14,18 @@ import typer
 from . import common
 
 
-def open_tui() -> None:
+PANES = ("chat", "memory", "tasks", "approvals", "audit", "training")
+
+
+def open_tui(pane: str = "chat") -> None:
+    if pane not in PANES:
+        common.fail(f"--pane must be one of {', '.join(PANES)}", 2)
     prof = common.profile()
     try:
         from metahuman_tui.app import run_app
     except ImportError as exc:  # a missing optional piece of the TUI
         common.fail(f"the TUI is not available: {exc}")
-    run_app(prof)
+    run_app(prof, start=pane)
 
 
 def serve_command(home: str) -> str:
@@ -31,9 +36,10 @@ def serve_command(home: str) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command("tui")
-    def tui() -> None:
+    def tui(pane: str = typer.Option("chat", "--pane", help="Pane to open first: "
+                                     + ", ".join(PANES) + ".")) -> None:
         """Open the full-screen app (same as `mh` with no command)."""
-        open_tui()
+        open_tui(pane)
 
     @app.command("serve-tui")
     def serve_tui(

@@ -44,7 +44,7 @@ class LlmState:
     detail: str = ""
 
 
-def _load(module: str, attr: str | None = None) -> Any:
+def load_core(module: str, attr: str | None = None) -> Any:
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
@@ -105,25 +105,26 @@ class Services:
         return self._cache[key]
 
     def memory(self):
-        return self._once("memory", lambda: _load("metahuman_core.memory", "MemoryStore")(self.profile))
+        return self._once("memory", lambda: load_core("metahuman_core.memory", "MemoryStore")(self.profile))
 
     def memory_index(self):
         """The derived search index (lists 100k ids by time without reading the files)."""
-        return _load("metahuman_core.search", "index_for")(self.profile)
+        return load_core("metahuman_core.search", "index_for")(self.profile)
 
     def search(self, query: str, **kw) -> list:
-        return _load("metahuman_core.search", "search")(self.profile, query, **kw)
+        return load_core("metahuman_core.search", "search")(self.profile, query, **kw)
 
     def tasks(self):
-        return self._once("tasks", lambda: _load("metahuman_core.tasks", "TaskStore")(self.profile))
+        return self._once("tasks", lambda: load_core("metahuman_core.tasks", "TaskStore")(self.profile))
 
     def approvals(self):
         return self._once("approvals",
-                          lambda: _load("metahuman_core.approvals", "ApprovalQueue")(self.profile))
+                          lambda: load_core("metahuman_core.approvals", "ApprovalQueue")(self.profile))
 
-    def training(self):
-        """The training module (start a local run, adapters), when the training issue lands."""
-        return _load("metahuman_core.training")
+    def training(self, dotted: str) -> Callable[..., Any]:
+        """A function of the core's training package, e.g. "local.start_local"."""
+        module, name = dotted.rsplit(".", 1)
+        return load_core(f"metahuman_core.training.{module}", name)
 
     def chat(self):
         if self.chat_backend is None:

@@ -22,7 +22,7 @@ from ..widgets.stage_list import StageList
 from .base import PaneScreen
 from .modals import ConfirmScreen
 from .services import Unavailable, run_dirs
-from .training_adapters import AdaptersScreen, training_call
+from .training_adapters import AdaptersScreen
 
 
 class RunStarted(Message):
@@ -37,6 +37,7 @@ class TrainingScreen(PaneScreen):
         Binding("left_square_bracket", "run(1)", "Older run", id="training.older"),
         Binding("right_square_bracket", "run(-1)", "Newer run", id="training.newer"),
         Binding("s", "start", "Start local run", id="training.start"),
+        Binding("x", "stop", "Stop run", id="training.stop"),
         Binding("a", "adapters", "Adapters", id="training.adapters"),
         Binding("ctrl+r", "reload", "Reload", id="training.reload", show=False),
     ]
@@ -170,7 +171,7 @@ class TrainingScreen(PaneScreen):
             bar.update(progress=0)
             return
         info.update(f"Run {self.run.name} ({self.run_index + 1}/{len(self.runs)}) · "
-                    "[ ] other runs · s start · a adapters")
+                    "[ ] other runs · s start · x stop · a adapters")
         last = self.lines[-1] if self.lines else {}
         bar.update(progress=float(last.get("pct") or 0))
         losses = [x["loss"] for x in self.lines if isinstance(x.get("loss"), (int, float))]
@@ -207,19 +208,40 @@ class TrainingScreen(PaneScreen):
     @work(thread=True, group="training-start-run", exit_on_error=False)
     def start_run(self) -> None:
         try:
-            result = training_call(self.services, "start_local_run", "start_local")(self.profile)
+            run = self.services.training("local.start_local")(self.profile, actor="tui")
         except Unavailable as exc:
             self.post_message(RunStarted(str(exc), False))
             return
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(RunStarted(f"not started: {exc}", False))
+        except Exception as exc:  # noqa: BLE001 - a closed gate says what to do
+            hint = getattr(exc, "hint", None)
+            self.post_message(RunStarted(f"not started: {exc}" + (f" ({hint})" if hint and hint
+                                                                  not in str(exc) else ""), False))
             return
-        where = getattr(result, "run_dir", None) or (result.get("run_dir") if isinstance(result, dict)
-                                                     else result)
-        self.post_message(RunStarted(f"training started: {where}", True))
+        self.post_message(RunStarted(f"training started: {getattr(run, 'label', run)} "
+                                     "(runs in the background)", True))
+
+    @work(exclusive=True, group="training-stop", exit_on_error=False)
+    async def action_stop(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        if await self.app.push_screen_wait(ConfirmScreen(
+                f"Stop training run {run.name}?", "The trainer is stopped and the run is "
+                "recorded as cancelled. Audited.", yes="Stop run", danger=True)):
+            self.stop_run(run.name)
+
+    @work(thread=True, group="training-start-run", exit_on_error=False)
+    def stop_run(self, label: str) -> None:
+        try:
+            pid = self.services.training("local.stop_run")(self.profile, label, actor="tui")
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(RunStarted(f"not stopped: {exc}", False))
+            return
+        self.post_message(RunStarted(f"stopping run {label} (pid {pid})", True))
 
     def on_run_started(self, message: RunStarted) -> None:
-        self.notify(message.text, severity="information" if message.ok else "error")
+        self.notify(message.text, severity="information" if message.ok else "error",
+                    timeout=8)
         if message.ok:
             self.run_index = 0
             self.action_reload()

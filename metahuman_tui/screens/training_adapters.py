@@ -6,8 +6,7 @@ the core's (training module): this screen only lists and calls it, in a thread w
 
 from __future__ import annotations
 
-import json
-from typing import Any, Callable
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,39 +17,12 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from .modals import ConfirmScreen
-from .services import Services, Unavailable
-
-
-def training_call(services: Services, *names: str) -> Callable[..., Any]:
-    """The first of `names` the core's training package offers, or Unavailable."""
-    module = services.training()
-    for name in names:
-        fn = getattr(module, name, None)
-        if callable(fn):
-            return fn
-    raise Unavailable(f"metahuman_core.training has no {' / '.join(names)} yet")
+from .services import Services
 
 
 def list_adapters(services: Services) -> list[dict[str, Any]]:
-    """Adapters from the core when it can list them; else the out/adapters/<DATE>/ folders."""
-    try:
-        items = training_call(services, "list_adapters")(services.profile)
-        return [i if isinstance(i, dict) else dict(getattr(i, "__dict__", {})) for i in items]
-    except Unavailable:
-        pass
-    home = services.profile.home
-    active = ""
-    try:
-        active = json.dumps(json.loads(home.active_adapter.read_text()))
-    except (OSError, ValueError):
-        pass
-    out = []
-    if home.adapters.is_dir():
-        for d in sorted((p for p in home.adapters.iterdir() if p.is_dir()), reverse=True):
-            files = sorted(p.name for p in d.iterdir())
-            out.append({"id": d.name, "status": "active" if d.name in active else "",
-                        "files": ", ".join(files[:6])})
-    return out
+    """Every dataset/adapter the core knows, newest first, with its gate status."""
+    return list(services.training("gates.list_datasets")(services.profile))
 
 
 class AdaptersChanged(Message):
@@ -74,7 +46,7 @@ class AdaptersScreen(ModalScreen[None]):
         with Vertical(classes="dialog -wide"):
             yield Label("Adapters", classes="dialog-title")
             table: DataTable = DataTable(cursor_type="row", id="adapters-table")
-            table.add_columns("Adapter", "State", "Details")
+            table.add_columns("Dataset", "Status", "Pairs", "Eval", "Active")
             yield table
             yield Static("", id="adapters-info", markup=False)
             yield Label("Enter activate · x deactivate (back to the base model) · Esc close",
@@ -97,13 +69,14 @@ class AdaptersScreen(ModalScreen[None]):
             self.query_one("#adapters-info", Static).update(f"⚠ {exc}")
             return
         for item in self.items:
-            name = str(item.get("id") or item.get("name") or item.get("date") or "?")
-            details = item.get("files") or item.get("model") or item.get("path") or ""
-            table.add_row(name, str(item.get("status") or item.get("state") or ""), str(details),
-                          key=name)
+            ev = item.get("eval") or {}
+            verdict = ("passed" if item.get("evalPassed") else "failed") if ev else "-"
+            table.add_row(str(item["date"]), str(item.get("status") or ""),
+                          str(item.get("pairs") or "-"), verdict, "● active" if item.get("active")
+                          else "", key=str(item["date"]))
         self.query_one("#adapters-info", Static).update(
-            f"{len(self.items)} adapter(s) in out/adapters/" if self.items
-            else "No adapters yet: train one first (s in the training pane).")
+            f"{len(self.items)} dataset(s); only an evaluated adapter can be activated"
+            if self.items else "No datasets yet: mh adapter build, then train (s).")
 
     def _current(self) -> str | None:
         table = self.query_one(DataTable)
@@ -117,24 +90,26 @@ class AdaptersScreen(ModalScreen[None]):
         if name and await self.app.push_screen_wait(ConfirmScreen(
                 f"Activate adapter {name}?", "Chat and the operator will answer with it from "
                 "the next message. Audited.", yes="Activate")):
-            self.run_call("activate_adapter", "activate", arg=name)
+            self.run_call("activate.activate", name)
 
     @work(exclusive=True, group="adapters", exit_on_error=False)
     async def action_deactivate(self) -> None:
         if await self.app.push_screen_wait(ConfirmScreen(
                 "Deactivate the adapter?", "Answers come from the base model again from the "
                 "next message. Audited.", yes="Deactivate")):
-            self.run_call("deactivate_adapter", "deactivate")
+            self.run_call("activate.deactivate")
 
     @work(thread=True, group="adapters-run", exit_on_error=False)
-    def run_call(self, *names: str, arg: str | None = None) -> None:
+    def run_call(self, dotted: str, *args: str) -> None:
         try:
-            fn = training_call(self.services, *names)
-            fn(self.services.profile, *([arg] if arg else []))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(AdaptersChanged(str(exc), False))
+            self.services.training(dotted)(self.services.profile, *args, actor="tui")
+        except Exception as exc:  # noqa: BLE001 - a closed gate explains itself
+            hint = getattr(exc, "hint", None)
+            self.post_message(AdaptersChanged(f"{exc}" if not hint or hint in str(exc)
+                                              else f"{exc} ({hint})", False))
             return
-        self.post_message(AdaptersChanged(f"{names[0].replace('_', ' ')}: done", True))
+        what = "activated" if dotted.endswith(".activate") else "deactivated"
+        self.post_message(AdaptersChanged(f"adapter {what}", True))
 
     def on_adapters_changed(self, message: AdaptersChanged) -> None:
         self.notify(message.text, severity="information" if message.ok else "error")

@@ -4,7 +4,7 @@ It checks what the real API checks (Bearer key → HTTP 401 otherwise; `podTermi
 selection set; `podCreate` does not exist; `ports` is a string, `env` a list of {key, value},
 `cloudType` an enum) and records every request and mutation. Scriptable: GPU types with no
 instances, slow starts (runtime null for N polls), queued errors per operation, a terminate that
-is accepted but does nothing. The pod's runtime.ports point at the test sshd.
+is accepted but does nothing, a deploy whose answer is lost after the pod was made. The pod's runtime.ports point at the test sshd.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class FakeRunPod:
     no_capacity: set[str] = field(default_factory=set)
     start_delay_polls: int = 0
     terminate_noop: bool = False
+    drop_deploy_answers: int = 0  # create the pod, then cut the connection before answering
     on_terminate: Callable[[str], None] | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)       # op -> queued GraphQL errors
     http_errors: dict[str, list[int]] = field(default_factory=dict)  # op -> queued HTTP statuses
@@ -51,6 +52,9 @@ class FakeRunPod:
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, payload = fake.handle(self.path, dict(self.headers), body)
+                if status is None:  # the request landed, the answer is lost
+                    self.close_connection = True
+                    return
                 data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -89,7 +93,7 @@ class FakeRunPod:
         return [pid for pid, pod in self.pods.items() if pod["desiredStatus"] != "TERMINATED"]
 
     # ---------------------------------------------------------------- protocol
-    def handle(self, path: str, headers: dict, body: bytes) -> tuple[int, Any]:
+    def handle(self, path: str, headers: dict, body: bytes) -> tuple[int | None, Any]:
         headers = {k.lower(): v for k, v in headers.items()}
         try:
             req = json.loads(body)
@@ -112,7 +116,11 @@ class FakeRunPod:
             handler = getattr(self, f"_op_{op}", None)
             if handler is None:
                 return 200, {"errors": [{"message": f'Cannot query field "{op}" on type "Mutation".'}]}
-            return 200, handler(query, variables)
+            result = handler(query, variables)
+            if op == "podFindAndDeployOnDemand" and self.drop_deploy_answers and result.get("data"):
+                self.drop_deploy_answers -= 1
+                return None, None
+            return 200, result
 
     def _op_podFindAndDeployOnDemand(self, query, variables):  # noqa: N802
         inp = variables.get("input")

@@ -6,7 +6,8 @@ cleanly when /usr/sbin/sshd is missing (`apt-get install -y openssh-server`).
 
 Fault injection: `kill_sessions()` drops every live connection (the listener keeps running, as a
 pod's sshd would after a network blip); `stall_sftp_marker` makes the SFTP server stop answering
-after the first WRITE and touch a marker file, so a test can interrupt an upload deterministically.
+after the first WRITE and touch a marker file (once: later sessions run freely), so a test can
+interrupt or drop an upload deterministically.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ requires_sshd = pytest.mark.skipif(
 # An SFTP proxy that forwards both ways until the client sends its first SSH_FXP_WRITE (type 6),
 # then touches the marker and stops answering: the client blocks mid-upload until interrupted.
 _STALL_PROXY = r'''
-import os, subprocess, sys, threading, time
+import os, subprocess, sys, threading
 marker, server = sys.argv[1], sys.argv[2]
 proc = subprocess.Popen([server], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
 stalled = threading.Event()
@@ -59,15 +60,13 @@ while True:
         size = int.from_bytes(buf[:4], "big")
         if len(buf) < 4 + size:
             break
-        if buf[4] == 6:
+        if buf[4] == 6 and not os.path.exists(marker):  # stall once; later sessions run freely
             stalled.set()
             open(marker, "w").close()
         buf = buf[4 + size:]
     if stalled.is_set():
         buf = b""
-deadline = time.time() + 120
-while time.time() < deadline:
-    time.sleep(0.2)
+proc.kill()
 '''
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -20,6 +23,13 @@ from metahuman_core.profile import Profile
 from tests.fakes.fake_ollama import FakeOllama
 
 from . import data
+
+REPO = Path(__file__).resolve().parents[2]
+# Environment for helper subprocesses: this checkout, and the fixture's "now".
+REPO_ENV = {**os.environ, "PYTHONPATH": str(REPO), "MH_FAKE_NOW": data.NOW.isoformat()}
+
+# No LLM unless a test asks for the fake one: a closed loopback port answers "down" at once.
+CLOSED_PORT = "http://127.0.0.1:9"
 
 # Workers that wait for a person (a modal) never finish on their own: never wait for them.
 BACKGROUND_GROUPS = {"status", "llm", "memory-search", "tasks-load", "approvals-load",
@@ -33,15 +43,34 @@ def _no_blink(monkeypatch):
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
 
 
-@pytest.fixture
-def tui_home(tmp_path, monkeypatch):
-    """An initialised profile created at a fixed time (its first audit day is fixed too)."""
+@pytest.fixture(scope="session")
+def tui_template(tmp_path_factory):
+    """The fixture profile, built once through the real core; each test gets a copy."""
     from metahuman_core.profile import init_profile
+    from metahuman_core.search import index_for
 
     fixed = clock.FixedClock(data.at(10, 8))
     clock.set_clock(fixed)
+    try:
+        root = tmp_path_factory.mktemp("tui-template") / "home"
+        init_profile(root)
+        prof = Profile(root)
+        prof.config.set_value("agent.host", CLOSED_PORT)
+        data.build(prof, fixed)
+        index_for(prof).close()
+        prof.audit.close()
+    finally:
+        clock.set_clock(None)
+    return root
+
+
+@pytest.fixture
+def tui_home(tmp_path, monkeypatch, tui_template):
+    """A private copy of the fixture profile; MH_HOME points at it; the clock is fixed."""
     root = tmp_path / "home"
-    init_profile(root)
+    shutil.copytree(tui_template, root, symlinks=True)
+    fixed = clock.FixedClock(data.NOW)
+    clock.set_clock(fixed)
     monkeypatch.setenv("MH_HOME", str(root))
     yield root, fixed
     clock.set_clock(None)
@@ -56,9 +85,8 @@ def fake_llm(tui_home):
 
 
 @pytest.fixture
-def tui_profile(tui_home, fake_llm) -> Profile:
-    root, fixed = tui_home
-    return data.build(Profile(root), fixed)
+def tui_profile(tui_home) -> Profile:
+    return Profile(tui_home[0])
 
 
 @pytest.fixture
@@ -66,10 +94,10 @@ def make_app(tui_profile):
     from metahuman_tui.app import create_app
     from metahuman_tui.screens.services import Services, TuiSettings
 
-    def factory(profile: Profile | None = None, **settings):
+    def factory(profile: Profile | None = None, start: str = "chat", **settings):
         prof = profile or tui_profile
         svc = Services(prof, TuiSettings(poll=False, **settings))
-        return create_app(prof, clock=clock.FixedClock(data.NOW), services=svc)
+        return create_app(prof, clock=clock.FixedClock(data.NOW), services=svc, start=start)
 
     return factory
 

@@ -129,7 +129,11 @@ def build(profile: Profile, fixed: clock.FixedClock) -> Profile:
     (new / "progress.ndjson").write_text(_progress(PROGRESS_RUNNING, at(19, 15)))
     adapter = profile.home.adapters / "2025-10-12"
     adapter.mkdir(parents=True, exist_ok=True)
-    (adapter / "2025-10-12.jsonl").write_text("{}\n")
+    (adapter / "2025-10-12.jsonl").write_text(json.dumps(
+        {"instruction": "How do you plan a quarter?", "input": "",
+         "output": "Numbers first, then the story."}) + "\n")
+    (adapter / "metadata.json").write_text(json.dumps({"pairCount": 48, "trainCount": 42,
+                                                        "heldOutCount": 6}))
     fixed.set(NOW)
     return profile
 

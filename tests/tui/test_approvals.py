@@ -1,0 +1,103 @@
+"""Approval queue pane: what waits, approve (executes through the core), reject with a reason,
+and live updates when another process decides or queues an item."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+from textual.widgets import DataTable, Input
+
+from metahuman_core.approvals import ApprovalQueue
+from metahuman_tui.screens.modals import ConfirmScreen, PromptScreen
+
+from .conftest import REPO_ENV, screen_text, settle, wait_for
+
+FIRST = "apr-20251019-153000-00000001"
+SECOND = "apr-20251019-155200-00000002"
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def open_queue(pilot):
+    await settle(pilot)
+    await pilot.press("f5")
+    await settle(pilot)
+    return pilot.app.screen
+
+
+def test_lists_skill_args_risk_requester_and_age(make_app):
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            table = screen.query_one(DataTable)
+            assert table.row_count == 2
+            age, skill, risk, by, status, args = table.get_row_at(0)
+            assert (age, skill, str(risk), by, status) == ("30m", "fs_write", "medium",
+                                                           "operator", "pending")
+            assert '"path":"out/plan.md"' in args
+            assert "apr-20251019-153000-00000001 · fs_write" in screen_text(app)
+    run(main())
+
+
+def test_approve_asks_then_executes(make_app, tui_profile):
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await pilot.press("y")
+            await settle(pilot)
+            item = ApprovalQueue(tui_profile).get(FIRST)
+            assert item["status"] == "executed" and item["decided_by"] == "human"
+            assert (tui_profile.root / "out" / "plan.md").read_text() == "# Q4 plan\n"
+            assert screen.query_one(DataTable).row_count == 1   # only the other one waits
+            assert "1 pending" in screen_text(app).splitlines()[-2]
+    run(main())
+
+
+def test_reject_needs_a_reason(make_app, tui_profile):
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            await pilot.press("down", "r")
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen), what="reason")
+            await pilot.press("enter")                         # empty: refused, still asking
+            assert isinstance(app.screen, PromptScreen)
+            app.screen.query_one(Input).value = "keep the old notes"
+            await pilot.press("enter")
+            await settle(pilot)
+            item = ApprovalQueue(tui_profile).get(SECOND)
+            assert item["status"] == "rejected" and item["reason"] == "keep the old notes"
+            assert screen.query_one(DataTable).row_count == 1
+            await pilot.press("h")                             # history shows the decision
+            await settle(pilot)
+            assert screen.query_one(DataTable).row_count == 2
+    run(main())
+
+
+def test_updates_when_another_process_changes_the_queue(make_app, tui_profile):
+    code = ("from metahuman_core.profile import Profile; from metahuman_core.approvals import "
+            "ApprovalQueue; ApprovalQueue(Profile(%r)).reject(%r, by='cli', reason='from cli')"
+            % (str(tui_profile.root), FIRST))
+
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            assert screen.query_one(DataTable).row_count == 2
+            subprocess.run([sys.executable, "-c", code], check=True, env=REPO_ENV,
+                           timeout=60)
+            screen.poll()           # what the one-second timer calls: sees the folder changed
+            await settle(pilot)
+            assert screen.query_one(DataTable).row_count == 1
+            before = screen._mtime
+            screen.poll()           # nothing changed: no reload
+            assert screen._mtime == before
+    run(main())

@@ -1,0 +1,137 @@
+"""Audit viewer: days, filters, entry detail, chain status, live follow, big days on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from metahuman_tui.screens.modals import ChoiceScreen, TextViewScreen
+from metahuman_tui.widgets.audit_view import AuditLines
+from textual.widgets import Input
+
+from . import data
+from .conftest import screen_text, settle, wait_for
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def open_audit(pilot):
+    await settle(pilot)
+    await pilot.press("f6")
+    await settle(pilot)
+    return pilot.app.screen
+
+
+async def apply_filter(pilot, screen, text: str) -> None:
+    box = screen.query_one("#audit-filter", Input)
+    box.value = text
+    box.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def events_shown(lines: AuditLines) -> list[str]:
+    return [lines.entry(lines.line_no(i))[0]["event"] for i in range(lines.count)]
+
+
+def test_opens_today_at_the_newest_entry_with_chain_status(make_app, tui_profile):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            lines = screen.query_one(AuditLines)
+            total = sum(1 for _ in tui_profile.audit.entries("2025-10-19"))
+            assert screen.date == "2025-10-19" and lines.count == total
+            assert lines.cursor == total - 1
+            info = screen_text(app)
+            assert f"2025-10-19 · {total} lines" in info and f"chain ✓ {total} verified" in info
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, TextViewScreen)
+            entry = json.loads(app.screen.text)
+            assert entry["event"] == "lora_training_started" and len(entry["hash"]) == 64
+    run(main())
+
+
+def test_filters_by_level_category_event_actor_and_text(make_app):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            lines = screen.query_one(AuditLines)
+            await apply_filter(pilot, screen, "level:warn")
+            assert events_shown(lines) == ["security_event"]
+            await apply_filter(pilot, screen, "cat:decision actor:operator")
+            assert events_shown(lines) == ["approval_queued", "approval_queued"]
+            await apply_filter(pilot, screen, "event:lora_")
+            assert events_shown(lines) == ["lora_training_started"]
+            await apply_filter(pilot, screen, "PASSWD")                  # any case
+            assert events_shown(lines) == ["security_event"]
+            assert "'PASSWD': 1" in screen_text(app)
+            await apply_filter(pilot, screen, "level:loud")              # refused, kept
+            assert events_shown(lines) == ["security_event"]
+            await pilot.press("escape")                                  # clear
+            await settle(pilot)
+            assert lines.subset is None and lines.count > 10
+    run(main())
+
+
+def test_days_can_be_picked(make_app):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="days")
+            await pilot.press("down", "enter")                           # 2025-10-18
+            await settle(pilot)
+            assert screen.date == "2025-10-18"
+            assert set(events_shown(screen.query_one(AuditLines))) == {"data_create"}
+            await pilot.press("right_square_bracket")
+            await settle(pilot)
+            assert screen.date == "2025-10-19"
+    run(main())
+
+
+def test_follow_shows_new_entries_and_a_tampered_chain_is_flagged(make_app, tui_profile):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            screen = await open_audit(pilot)
+            lines = screen.query_one(AuditLines)
+            before = lines.count
+            tui_profile.audit.append("user_event", actor="cli", details={"note": "live"})
+            screen.poll_follow()                      # what the follow timer calls
+            await pilot.pause()
+            assert lines.count == before + 1 and lines.cursor == before
+            assert "user_event" in screen_text(app)
+
+            path = tui_profile.audit.day_path("2025-10-19")
+            text = path.read_text().replace('"actor":"cli"', '"actor":"evil"', 1)
+            path.write_text(text)
+            await pilot.press("v")
+            await settle(pilot)
+            assert "chain ✗" in screen_text(app)
+            assert any("Audit chain broken" == n.title for n in app._notifications)
+    run(main())
+
+
+def test_a_big_day_is_indexed_not_loaded(make_app, tui_profile):
+    path = tui_profile.audit.day_path("2025-10-17")
+    data.write_big_audit_day(path, 30_000)
+
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            screen.open_day("2025-10-17")
+            await settle(pilot)
+            lines = screen.query_one(AuditLines)
+            assert lines.count == 30_000 and lines.cursor == 29_999
+            assert len(lines._cache) < 100            # rows are parsed only when drawn
+            await apply_filter(pilot, screen, "level:error actor:tui")
+            assert lines.count == 2000                # i % 5 == 4 and i % 3 == 2
+            assert {lines.entry(lines.line_no(i))[0]["actor"] for i in range(5)} == {"tui"}
+    run(main())
