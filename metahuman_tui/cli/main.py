@@ -23,7 +23,8 @@ COMMAND_MODULES = (
     "skills_cmd",    # skills, skill run, trust, approvals
     "chat_cmd",      # chat, op, model
     "agent_cmd",     # agent ..., boredom ...
-    "train_cmd",     # adapter ..., train ...
+    "train_cmd",     # adapter ..., train local|status
+    "remote_cmd",    # train remote|reap|runs
     "serve_cmd",     # serve (REST API)
     "tui_cmd",       # tui, serve-tui
 )
