@@ -240,6 +240,7 @@ def main() -> None:
     shutil.rmtree(ihome, ignore_errors=True)
     iprof, _ = init_profile(ihome)
     make_inbox(iprof.home.inbox, args.ingest)
+    time.sleep(2.1)   # files dropped a moment ago are left alone (may still be copying in)
     t = time.perf_counter()
     summary = process_inbox(iprof)
     res["ingest_s"] = time.perf_counter() - t
@@ -263,7 +264,8 @@ def main() -> None:
          f"+{max(res['after_capture_ms'] - res['cli_search_ms'], 0):.0f} ms", "vs a warm search"),
         (f"index rebuild, {args.n // 1000}k memories", "≤ 60 s", f"{res['rebuild_s']:.1f} s", ""),
         (f"ingest {args.ingest // 1000}k inbox files", "≤ 30 s", f"{res['ingest_s']:.1f} s",
-         f"{summary['memories']} memories"),
+         f"{summary['files']} files → {summary['memories']} memories"
+         f" ({summary['skipped']} exact duplicates skipped)"),
         ("`mh --help`", "≤ 0.25 s", f"{res['help_ms']:.0f} ms{c('help')}",
          f"bare `python -c pass` {res['python_ms']:.0f} ms{c('python')}"),
     ]

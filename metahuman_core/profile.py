@@ -9,10 +9,14 @@ from functools import cached_property
 from pathlib import Path
 
 from . import events
+from typing import TYPE_CHECKING
+
 from .audit import AuditLog
-from .config import ConfigStore
-from .identity import PersonaStore
 from .paths import Home
+
+if TYPE_CHECKING:  # imported lazily below: pydantic models cost ~100 ms at start-up
+    from .config import ConfigStore
+    from .identity import PersonaStore
 
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent  # the repo checkout holds etc/ persona/
 
@@ -33,11 +37,15 @@ class Profile:
         return self.home.root
 
     @cached_property
-    def config(self) -> ConfigStore:
+    def config(self) -> "ConfigStore":
+        from .config import ConfigStore
+
         return ConfigStore(self.home.etc)
 
     @cached_property
-    def persona(self) -> PersonaStore:
+    def persona(self) -> "PersonaStore":
+        from .identity import PersonaStore
+
         return PersonaStore(self.home.persona)
 
     @cached_property

@@ -29,7 +29,7 @@ from .screens.chat import ChatScreen
 from .screens.help import HelpScreen
 from .screens.keys import KeyRow, display_key, registry, split_keymap
 from .screens.memory import MemoryScreen
-from .screens.modals import ChoiceScreen, ConfirmScreen, TextViewScreen
+from .screens.modals import ChoiceScreen, ConfirmScreen, PromptScreen, TextViewScreen
 from .screens.services import LlmState, Services, TuiSettings
 from .screens.tasks import TasksScreen
 from .screens.training import TrainingScreen
@@ -126,6 +126,8 @@ class MetaHumanApp(App[None]):
         scopes: list[tuple[str, type]] = [("global", type(self))]
         scopes += [(mode, cls) for mode, cls in PANE_SCREENS.items()]
         scopes += [("lists", LineList)]
+        scopes += [("dialogs", cls) for cls in (ConfirmScreen, PromptScreen, ChoiceScreen,
+                                                TextViewScreen, HelpScreen)]
         for cls in PANE_SCREENS.values():
             scopes += [(f"{getattr(cls, 'PANE', '')}", extra)
                        for extra in getattr(cls, "EXTRA_KEY_SCOPES", ())]
@@ -186,19 +188,23 @@ class MetaHumanApp(App[None]):
     def action_toggle_yolo(self) -> None:
         self.request_yolo(not self.yolo)
 
-    @work(exclusive=True, group="yolo")
-    async def request_yolo(self, on: bool) -> None:
+    def request_yolo(self, on: bool) -> None:
         """Turning YOLO on always asks first; turning it off never does."""
-        if on:
-            body = ("The operator may run medium-risk skills without asking, repair arguments "
-                    "loosely and take more steps. The sandbox and the always-ask class still hold. "
-                    "The change is written to the audit log.")
-            if not await self.push_screen_wait(ConfirmScreen("Turn YOLO mode on?", body,
-                                                             yes="YOLO on", danger=True)):
-                self.yolo = False
-                self.mutate_reactive(MetaHumanApp.yolo)
-                return
-        self.set_yolo(on)
+        if not on:
+            self.set_yolo(False)
+            return
+        body = ("The operator may run medium-risk skills without asking, repair arguments "
+                "loosely and take more steps. The sandbox and the always-ask class still hold. "
+                "The change is written to the audit log.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.set_yolo(True)
+            else:
+                self.mutate_reactive(MetaHumanApp.yolo)   # tell the switch to flip back
+
+        self.push_screen(ConfirmScreen("Turn YOLO mode on?", body, yes="YOLO on", danger=True),
+                         answered)
 
     def set_yolo(self, on: bool) -> None:
         if on == self.yolo:
@@ -213,20 +219,26 @@ class MetaHumanApp(App[None]):
     def watch_yolo(self, on: bool) -> None:
         self.set_class(on, "-yolo")
 
-    @work(exclusive=True, group="trust")
-    async def action_set_trust(self) -> None:
+    def action_set_trust(self) -> None:
         from metahuman_core.identity import TRUST_LEVELS
 
-        persona = self.services.profile.persona
-        current = persona.trust_level()
-        level = await self.push_screen_wait(ChoiceScreen(
+        current = self.services.profile.persona.trust_level()
+        self.push_screen(ChoiceScreen(
             "Trust level (what skills may run without asking)",
-            [(lvl, ("● " if lvl == current else "  ") + lvl) for lvl in TRUST_LEVELS], current))
-        if not level or level == current:
+            [(lvl, ("● " if lvl == current else "  ") + lvl) for lvl in TRUST_LEVELS], current),
+            self.set_trust)
+
+    def set_trust(self, level: str | None) -> None:
+        from metahuman_core.identity import trust_rank
+
+        profile = self.services.profile
+        old = profile.persona.trust_level()
+        if not level or level == old:
             return
-        old = persona.set_trust_level(level)
-        self.services.profile.audit.append(events.TRUST_CHANGED, category="security",
-                                           actor="tui", details={"from": old, "to": level})
+        profile.persona.set_trust_level(level)
+        profile.audit.append(events.TRUST_CHANGED, category="security", actor="tui",
+                             level="warn" if trust_rank(level) > trust_rank(old) else "info",
+                             details={"from": old, "to": level})
         self.notify(f"Trust level: {old} → {level}")
         self.refresh_status()
 

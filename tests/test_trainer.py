@@ -13,7 +13,8 @@ from trainer import data
 from trainer.config import ConfigError, load_config
 from trainer.progress import STAGES, Progress, read_progress
 
-pytestmark = pytest.mark.train
+pytestmark = [pytest.mark.train,
+              pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")]
 
 ROWS = [{"instruction": f"Tell me about {t}.", "input": "",
          "output": f"{t.capitalize()}? Biscuit sleeps through it and I sand the bench."}

@@ -275,3 +275,13 @@ def test_cli_build_review_approve_list(mh, profile, fixed_clock):
     assert "No training runs yet." in mh("train", "status").stdout
     assert json.loads(mh("train", "status", "--json").stdout) == []
     assert mh("train", "stop", DATE).returncode == 1  # no such run
+
+
+def test_a_corrupt_gate_file_is_reported_never_fatal(profile, fixed_clock):
+    persona_memories(profile, 6)
+    res = build(profile)
+    (runs.dataset_dir(profile, res.label) / "approved.json").write_text("{torn")
+    state = gates.list_datasets(profile)[0]
+    assert state["status"] == "pending" and "approved.json" in state["problems"][0]
+    with pytest.raises(gates.GateError):
+        gates.require_approved(profile, res.label)  # a torn approval never opens the gate

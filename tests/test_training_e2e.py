@@ -24,6 +24,7 @@ from tests.fakes.fake_ollama import FakeOllama
 
 DATE = "2025-10-19"
 T0 = datetime(2025, 10, 1, 8, 0, tzinfo=timezone(timedelta(hours=2)))
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 TOPICS = ["rain", "coffee", "the shop", "music", "my sister", "the garden", "books", "walking",
           "sleep", "cooking", "the harbour", "old tools", "winter", "pine", "varnish", "the radio"]
 TEMPLATES = ["Spent the morning on {t}. Biscuit slept by the heater.",
@@ -137,11 +138,17 @@ def test_persona_training_end_to_end(home, profile, mh, tmp_path):
         parity = check_parity(merged, tok, gguf_path, prompts, max_new_tokens=16)
         assert parity["ok"] and parity["identical"] >= 2, parity
 
-    # evaluation: held-out loss base vs adapter + LLR gain, re-verified by the core
-    ev_run = mh("adapter", "eval", DATE, "--json")
+    # evaluation: the trainer's eval.json was verified by the core when the run finished…
+    state = json.loads(mh("adapter", "list", "--json").stdout)[0]
+    assert state["status"] == "evaluated" and state["evalPassed"] is True
+    assert state["eval"]["run"] == DATE and state["eval"]["trainerPassed"] is True
+    # …and `mh adapter eval --rerun` recomputes it with the trainer in a subprocess
+    ev_run = mh("adapter", "eval", DATE, "--rerun", "--json", timeout=180)
     assert ev_run.returncode == 0, ev_run.stdout + ev_run.stderr
     ev = json.loads(ev_run.stdout)
     assert ev["passed"] and ev["adapter_loss"] < ev["base_loss"] and ev["llr_gain"] > 0
+    assert ev["heldout"] == info["heldout"] and (run_dir / "eval.json").is_file()
+    assert len(list(run_dir.glob("eval-*.json"))) == 1  # the run's own eval.json is kept
     assert json.loads((out_dir / "eval.json").read_text())["passed"] is True
 
     # activation through Ollama's blob + create API (the fake server records it)
@@ -268,3 +275,31 @@ def test_bin_mh_train_local_honours_its_model_argument_and_reports_failure(home,
         == "/models/my-base"
     assert gates.dataset_state(profile, DATE)["status"] == "approved"
     assert "lora_training_failed" in audit_events(profile)
+
+
+def test_train_stop_cancels_a_detached_run(home, profile, mh, tmp_path):
+    """`mh train local --detach` returns at once; `mh train stop` ends the run as cancelled."""
+    import time
+
+    write_memories(profile, 12)
+    assert mh("adapter", "build", DATE).returncode == 0
+    assert mh("adapter", "approve", DATE).returncode == 0
+    slow = tmp_path / "slow-trainer"
+    slow.write_text("#!/bin/sh\nexec sleep 60\n")  # stands in for a long training run
+    slow.chmod(0o755)
+    env = {"MH_TRAIN_PYTHON": str(slow)}
+    started = mh("train", "local", "--date", DATE, "--detach", env=env)
+    assert started.returncode == 0 and "mh train status" in started.stdout, started.stderr
+    deadline = time.monotonic() + 30
+    while json.loads(mh("train", "status", DATE, "--json").stdout)["status"] != "running":
+        assert time.monotonic() < deadline, "the supervisor never started"
+        time.sleep(0.2)
+    busy = mh("train", "local", "--date", DATE, env=env)
+    assert busy.returncode == 1 and "already in progress" in busy.stderr
+    assert not (home / "metahuman-runs" / f"{DATE}-2").exists()
+    assert mh("train", "stop", DATE).returncode == 0
+    done = mh("train", "status", DATE, "--follow", "--json", timeout=60)
+    assert done.returncode == 1
+    final = json.loads(done.stdout)
+    assert final["status"] == "cancelled" and final["training_success"] is False
+    assert gates.dataset_state(profile, DATE)["status"] == "approved"

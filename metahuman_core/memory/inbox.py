@@ -5,10 +5,10 @@
 * `process_inbox()` takes the top-level files: parsed (importers.py), written as memories, then
   archived to `_archive/YYYY-MM-DD/` (`name`, `name-2`…, never overwriting). Unusable files go
   to `_failed/` with `<name>.error.txt` beside them. One audit entry per file.
-* Crash-safe without duplicates: each file has a ledger (`_ledger/<sha256>.ndjson`) recording each
-  chunk as pending (with its planned file stem) and then done (with its id). A rerun skips done
-  chunks and, for a chunk left pending, finds the memory it may already have written. Files
-  already imported (same sha256) are archived as duplicates, not imported twice.
+* Crash-safe without duplicates: a journal (`_ledger/journal.ndjson`) records each chunk of each
+  file (by sha256) as pending (with its planned file stem) and then done (with its id). A rerun
+  skips done chunks and, for a chunk left pending, finds the memory it may already have written.
+  Files already imported (`_ledger/imported.ndjson`, same sha256) are archived as duplicates.
 * Memories are written without a per-file fsync; one sync per batch, before the sources are
   archived, keeps 10k files fast and still loses nothing on power failure.
 """
@@ -130,19 +130,34 @@ def ingest_paths(profile, paths: list[Path], *, actor: str = "human") -> list[Pa
 
 
 # ---------------------------------------------------------------------- processing
-class _Ledger:
-    def __init__(self, folder: Path, sha: str):
-        self.path = folder / f"{sha}.ndjson"
-        self.done: dict[str, str] = {}
-        self.pending: dict[str, str] = {}
-        for entry in _read_lines(self.path):
-            if "id" in entry:
-                self.done[entry["chunk"]] = entry["id"]
-            elif "stem" in entry:
-                self.pending[entry["chunk"]] = entry["stem"]
+class _Journal:
+    """Crash journal of one import run (and of an interrupted one before it): one append-only
+    file, one line per chunk state, so a crash at any point is recoverable without duplicates."""
 
-    def mark(self, chunk: str, **kw) -> None:
-        _append(self.path, {"chunk": chunk, **kw})
+    def __init__(self, path: Path):
+        self.path = path
+        self.done: dict[str, dict[str, str]] = {}
+        self.pending: dict[str, dict[str, str]] = {}
+        for entry in _read_lines(path):
+            sha, chunk = entry.get("sha256"), entry.get("chunk")
+            if "id" in entry:
+                self.done.setdefault(sha, {})[chunk] = entry["id"]
+            elif "stem" in entry:
+                self.pending.setdefault(sha, {})[chunk] = entry["stem"]
+        self.mentioned = set(self.done) | set(self.pending)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def mark(self, sha: str, chunk: str, **kw) -> None:
+        self.mentioned.add(sha)
+        line = json.dumps({"sha256": sha, "chunk": chunk, **kw}, ensure_ascii=False) + "\n"
+        os.write(self.fd, line.encode("utf-8"))
+
+    def close(self, finished: set[str]) -> None:
+        """Forget the journal once every file it mentions is recorded as imported."""
+        os.close(self.fd)
+        if self.mentioned <= finished:
+            os.truncate(self.path, 0)
 
 
 def _recover(store: MemoryStore, stem: str, chunk: str, sha: str) -> tuple[dict, Path] | None:
@@ -215,7 +230,9 @@ def process_inbox(profile, *, actor: str = "ingestor", stop: Callable[[], bool] 
     summary = {"files": 0, "memories": 0, "failed": 0, "skipped": 0}
     with file_lock(home.lock_file("inbox")):
         imported = {e.get("sha256") for e in _read_lines(imported_log)}
+        recorded = set(imported)   # durably in imported.ndjson (imported: also this run's)
         files, summary["skipped"] = _inbox_files(home.inbox, settle_s)
+        journal = _Journal(ledger_dir / "journal.ndjson")
         pending: list[tuple[Path, str, list[str], list[tuple[dict, Path]]]] = []
 
         def flush() -> None:
@@ -224,11 +241,13 @@ def process_inbox(profile, *, actor: str = "ingestor", stop: Callable[[], bool] 
             os.sync()   # memories durable before any source leaves the inbox
             store._reindex([pair for *_, pairs in pending for pair in pairs])
             archive = home.inbox_archive / clock.today_str()
+            lines = [json.dumps({"sha256": sha, "file": path.name, "at": clock.iso(),
+                                 "memories": len(ids_)}) + "\n" for path, sha, ids_, _ in pending]
+            with open(imported_log, "a", encoding="utf-8") as fh:
+                fh.writelines(lines)
+            recorded.update(sha for _, sha, _, _ in pending)
             for path, sha, memory_ids, _ in pending:
-                _append(imported_log, {"sha256": sha, "file": path.name, "at": clock.iso(),
-                                       "memories": len(memory_ids)})
                 moved = _move_unique(path, archive)
-                (ledger_dir / f"{sha}.ndjson").unlink(missing_ok=True)
                 profile.audit.append(events.INBOX_FILE_INGESTED, category="data", actor=actor,
                                      details={"file": path.name, "archived": store.relpath(moved),
                                               "memories": len(memory_ids), "ids": memory_ids[:20]})
@@ -236,52 +255,64 @@ def process_inbox(profile, *, actor: str = "ingestor", stop: Callable[[], bool] 
                 summary["memories"] += len(memory_ids)
             pending.clear()
 
-        for path in files:
-            if stop is not None and stop():
-                break
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                continue
-            sha = hashlib.sha256(raw).hexdigest()
-            if sha in imported:
-                moved = _move_unique(path, home.inbox_archive / clock.today_str())
-                profile.audit.append(events.INBOX_FILE_INGESTED, category="data", actor=actor,
-                                     details={"file": path.name, "archived": store.relpath(moved),
-                                              "memories": 0, "skipped": "already imported"})
-                summary["skipped"] += 1
-                continue
-            try:
-                records = _records(store, path.name, sha, parse_file(path.name, raw))
-            except ParseError as exc:
-                _fail(profile, store, path, str(exc), sha, actor)
-                summary["failed"] += 1
-                continue
-            ledger = _Ledger(ledger_dir, sha)
-            memory_ids, pairs = [], []
-            for chunk, rec in records:
-                if chunk in ledger.done:
-                    memory_ids.append(ledger.done[chunk])
+        try:
+            for path in files:
+                if stop is not None and stop():
+                    break
+                try:
+                    raw = path.read_bytes()
+                except FileNotFoundError:
                     continue
-                if chunk in ledger.pending:
-                    found = _recover(store, ledger.pending[chunk], chunk, sha)
-                    if found:
-                        ledger.mark(chunk, id=found[0]["id"])
-                        memory_ids.append(found[0]["id"])
-                        pairs.append(found)
-                        continue
-                ts = parse_timestamp(rec["timestamp"])
-                ledger.mark(chunk, stem=ids.memory_stem(ts, rec["content"]))
-                written, mpath = store.write_new(rec, durable=False)
-                ledger.mark(chunk, id=written["id"])
-                memory_ids.append(written["id"])
-                pairs.append((written, mpath))
-            imported.add(sha)
-            pending.append((path, sha, memory_ids, pairs))
-            if len(pending) >= batch:
-                flush()
-        flush()
+                sha = hashlib.sha256(raw).hexdigest()
+                if sha in imported:
+                    moved = _move_unique(path, home.inbox_archive / clock.today_str())
+                    profile.audit.append(events.INBOX_FILE_INGESTED, category="data", actor=actor,
+                                         details={"file": path.name, "memories": 0,
+                                                  "archived": store.relpath(moved),
+                                                  "skipped": "already imported"})
+                    summary["skipped"] += 1
+                    continue
+                try:
+                    records = _records(store, path.name, sha, parse_file(path.name, raw))
+                except ParseError as exc:
+                    _fail(profile, store, path, str(exc), sha, actor)
+                    summary["failed"] += 1
+                    continue
+                memory_ids, pairs = _write_chunks(store, journal, sha, records)
+                imported.add(sha)
+                pending.append((path, sha, memory_ids, pairs))
+                if len(pending) >= batch:
+                    flush()
+            flush()
+        finally:
+            journal.close(recorded)
     return summary
+
+
+def _write_chunks(store: MemoryStore, journal: _Journal, sha: str,
+                  records: list[tuple[str, dict]]) -> tuple[list[str], list[tuple[dict, Path]]]:
+    """Write the chunks of one file that no earlier (crashed) run wrote."""
+    done = journal.done.get(sha, {})
+    pending = journal.pending.get(sha, {})
+    memory_ids, pairs = [], []
+    for chunk, rec in records:
+        if chunk in done:
+            memory_ids.append(done[chunk])
+            continue
+        if chunk in pending:
+            found = _recover(store, pending[chunk], chunk, sha)
+            if found:
+                journal.mark(sha, chunk, id=found[0]["id"])
+                memory_ids.append(found[0]["id"])
+                pairs.append(found)
+                continue
+        ts = parse_timestamp(rec["timestamp"])
+        journal.mark(sha, chunk, stem=ids.memory_stem(ts, rec["content"]))
+        written, mpath = store.write_new(rec, durable=False)
+        journal.mark(sha, chunk, id=written["id"])
+        memory_ids.append(written["id"])
+        pairs.append((written, mpath))
+    return memory_ids, pairs
 
 
 def _fail(profile, store: MemoryStore, path: Path, reason: str, sha: str, actor: str) -> None:

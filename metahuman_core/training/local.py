@@ -28,6 +28,7 @@ from . import gates, runs
 
 FINAL = ("completed", "failed", "cancelled", "lost")
 HUMAN_ACTORS = ("cli", "tui", "api", "human")
+START_GRACE_S = 60.0
 _children: dict[str, subprocess.Popen] = {}
 
 
@@ -55,18 +56,6 @@ def trainer_env() -> dict[str, str]:
     return env
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def start_local(profile, label: str | None = None, base_model: str | None = None, *,
                 actor: str = "cli") -> runs.Run:
     """Gate-check, claim metahuman-runs/<DATE>[-N]/ and start the detached supervisor."""
@@ -75,11 +64,18 @@ def start_local(profile, label: str | None = None, base_model: str | None = None
     if state["trained"]:
         raise gates.GateError(f"dataset {label} already has a trained adapter",
                               hint="build a new dataset (mh adapter build) to train again")
+    for other in runs.list_runs(profile, label):
+        if run_status(other)["alive"]:
+            raise AlreadyRunning(f"run {other.label} of dataset {label} is already in progress",
+                                 hint=f"mh train status {other.label} --follow")
     busy = holder_pid(profile.home.lock_file("train-local"))
     if busy:
         raise AlreadyRunning(f"a local training run is already in progress (pid {busy})",
                              hint="mh train status")
+    if base_model and Path(base_model).expanduser().exists():
+        base_model = str(Path(base_model).expanduser().resolve())  # relative to the caller's cwd
     run = runs.create_run(profile, label, base_model=base_model, mode="local")
+    summary = run.update(status="starting")  # the supervisor owns run-summary.json from here on
     cmd = [sys.executable, "-m", "metahuman_core.training.local", "--home", str(profile.root),
            "--run", run.label, "--actor", actor]
     with open(run.dir / "supervisor.log", "ab") as log:
@@ -87,7 +83,6 @@ def start_local(profile, label: str | None = None, base_model: str | None = None
                                 cwd=profile.root, env=trainer_env(), start_new_session=True,
                                 close_fds=True)
     _children[run.label] = proc
-    summary = run.update(status="starting", supervisor_pid=proc.pid)
     profile.audit.append(events.LORA_TRAINING_STARTED, category="action", actor=actor, details={
         "date": label, "run": run.label, "mode": "local", "base_model": summary.get("base_model"),
         "samples_used": summary.get("samples_used"), "pid": proc.pid})
@@ -103,9 +98,15 @@ def run_status(run: runs.Run) -> dict[str, Any]:
         child.poll()  # reap our own child so a finished supervisor is not a zombie
     summary = run.summary()
     lines = read_progress(run.progress_path)
-    alive = bool(holder_pid(run.lock_path)) or (
-        summary.get("status") == "starting" and _pid_alive(summary.get("supervisor_pid"))
-        and (child is None or child.returncode is None))
+    alive = bool(holder_pid(run.lock_path))
+    if not alive and summary.get("status") == "starting":  # spawned, lock not taken yet
+        if child is not None:
+            alive = child.returncode is None
+        else:
+            try:
+                alive = time.time() - run.summary_path.stat().st_mtime < START_GRACE_S
+            except FileNotFoundError:
+                alive = False
     status = summary.get("status") or "unknown"
     if status in ("starting", "running") and not alive:
         status = "lost"  # killed without finalising (kill -9, reboot)

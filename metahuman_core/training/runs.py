@@ -197,6 +197,9 @@ def trainer_config(profile, dataset_label: str, base_model: str | None = None,
     cfg.update(extra)  # any TrainerConfig key, e.g. lora_alpha, max_steps, eval thresholds
     if base_model:
         cfg["base_model"] = base_model
+    local = Path(str(cfg["base_model"])).expanduser()
+    if not local.is_absolute() and (profile.root / local).exists():
+        cfg["base_model"] = str((profile.root / local).resolve())  # the trainer runs elsewhere
     cfg.update({"gguf_name": persona_slug(profile), "date": dataset_label, "mode": mode,
                 "system_prompt": persona_system_prompt(profile)})
     return cfg

@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
         store = MemoryStore(common.profile())
         rec = store.capture(content, type=type_, tags=tag or (), entities=entity or (),
                             importance=importance, actor=common.ACTOR)
+        from metahuman_core import activity
+
+        activity.touch(store.profile, "capture")  # the sleep-service waits for quiet
         if json_out:
             common.emit_json(rec)
         else:
@@ -57,9 +60,20 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Results as a JSON array."),
     ) -> None:
         """Search memories (BM25 over content, tags and entities; optional embeddings)."""
-        from metahuman_core.search.engine import search as run_search
+        from metahuman_core.search.engine import index_for, search as run_search
 
-        hits = run_search(common.profile(), " ".join(query), limit=limit, mode=mode, type=type_,
+        prof = common.profile()
+        if mode in ("semantic", "hybrid"):
+            from metahuman_core.search import embedder, semantic
+
+            embedder.model_dir()   # not installed: a clear error with the install hint
+            index = index_for(prof)
+            index.sync()
+            missing = semantic.missing_count(index)
+            if missing > 200:
+                common.echo(f"embedding {missing} memories for semantic search (first time only; "
+                            "`mh index embed` shows progress)…", err=True)
+        hits = run_search(prof, " ".join(query), limit=limit, mode=mode, type=type_,
                           tag=tag, after=after, before=before)
         if json_out:
             common.emit_json([h.to_dict() for h in hits])

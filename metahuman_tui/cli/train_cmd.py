@@ -59,6 +59,9 @@ def adapter_list(as_json: bool = typer.Option(False, "--json")) -> None:
                                ("pass" if r["evalPassed"] else "fail") if r["eval"] else "-",
                                "*" if r["active"] else ""] for r in rows],
                              ["DATE", "STATUS", "PAIRS", "TRAIN/HELD", "EVAL", "ACTIVE"]))
+    for r in rows:
+        for problem in r.get("problems") or []:
+            common.echo(f"warning: {problem}", err=True)
     common.echo("\nNext: mh adapter review DATE | approve DATE | mh train local --date DATE | "
                 "mh adapter activate DATE")
 

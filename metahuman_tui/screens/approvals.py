@@ -165,29 +165,26 @@ class ApprovalsScreen(PaneScreen):
             return None
         return item
 
-    @work(exclusive=True, group="approvals-decide", exit_on_error=False)
-    async def action_approve(self) -> None:
+    def action_approve(self) -> None:
         item = self._pending()
         if item is None:
             return
         body = (f"{item.get('skill')} with {_args(item.get('args'))[:400]}\n"
                 f"risk {item.get('risk')} · requested by {item.get('requested_by')}. "
                 "It runs now, after the policy and the arguments are checked again.")
-        if await self.app.push_screen_wait(ConfirmScreen(f"Approve {item['id']}?", body,
-                                                         yes="Approve",
-                                                         danger=item.get("risk") == "high")):
-            self.decide(item["id"], True, "")
+        self.app.push_screen(
+            ConfirmScreen(f"Approve {item['id']}?", body, yes="Approve",
+                          danger=item.get("risk") == "high"),
+            lambda yes: self.decide(item["id"], True, "") if yes else None)
 
-    @work(exclusive=True, group="approvals-decide", exit_on_error=False)
-    async def action_reject(self) -> None:
+    def action_reject(self) -> None:
         item = self._pending()
         if item is None:
             return
-        reason = await self.app.push_screen_wait(
+        self.app.push_screen(
             PromptScreen(f"Reject {item.get('skill')}: reason (the requester reads it)",
-                         required=True))
-        if reason:
-            self.decide(item["id"], False, reason)
+                         required=True),
+            lambda reason: self.decide(item["id"], False, reason) if reason else None)
 
     @work(thread=True, group="approvals-run", exit_on_error=False)
     def decide(self, approval_id: str, approve: bool, reason: str) -> None:

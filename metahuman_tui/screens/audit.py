@@ -136,7 +136,6 @@ class AuditScreen(PaneScreen):
             pass
         self._info()
         self.build_index(self.index, date)
-        self.action_verify()
 
     def action_day(self, delta: int) -> None:
         days = self.days()
@@ -145,16 +144,13 @@ class AuditScreen(PaneScreen):
         i = days.index(self.date) if self.date in days else len(days) - 1
         self.open_day(days[max(0, min(len(days) - 1, i + delta))])
 
-    @work(exclusive=True, group="audit-day", exit_on_error=False)
-    async def action_pick_day(self) -> None:
+    def action_pick_day(self) -> None:
         days = list(reversed(self.days()))
         if not days:
             self.notify("No audit days yet.")
             return
-        day = await self.app.push_screen_wait(ChoiceScreen("Audit day", [(d, d) for d in days],
-                                                           self.date))
-        if day:
-            self.open_day(day)
+        self.app.push_screen(ChoiceScreen("Audit day", [(d, d) for d in days], self.date),
+                             lambda day: self.open_day(day) if day else None)
 
     # ------------------------------------------------------------------ indexing
     @work(thread=True, exclusive=True, group="audit-index", exit_on_error=False)
@@ -181,6 +177,8 @@ class AuditScreen(PaneScreen):
                 lines.action_last()
         elif message.done:
             self.run_filter()
+        if message.done:
+            self.action_verify()      # after the rows are up: both read the whole file
         self._info()
 
     # ------------------------------------------------------------------ filtering

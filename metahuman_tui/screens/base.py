@@ -1,7 +1,7 @@
 """The frame every pane shares: tabs on top, the pane body, the status bar and the footer.
 
 Why: one place decides the chrome (so 80x24 keeps 20 rows for content) and gives panes their
-services, the injected clock and a uniform "not available yet" state.
+services, settings, the injected clock and timers that tests can switch off.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from ..widgets.status_bar import PaneTabs, StatusBar
 from .services import Services
@@ -52,15 +52,6 @@ class PaneScreen(Screen):
         """A polling timer, only when the settings allow timers (never in snapshot tests)."""
         if self.settings.poll:
             self.set_interval(seconds, callback)
-
-    def audit(self, event: str, **kw) -> None:
-        kw.setdefault("actor", "tui")
-        self.profile.audit.append(event, **kw)
-
-
-def empty_state(reason: str, *, id: str | None = None) -> Static:
-    """The pane body when a core feature is missing: says what and why, never crashes."""
-    return Static(reason, id=id, classes="empty-state")
 
 
 def age(then: str | None, now: datetime) -> str:

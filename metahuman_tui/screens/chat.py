@@ -48,6 +48,12 @@ class ReplyFailed(Message):
         self.reason = reason
 
 
+class HistoryLoaded(Message):
+    def __init__(self, items: list[dict], error: str | None = None) -> None:
+        super().__init__()
+        self.items, self.error = items, error
+
+
 class ApprovalDecided(Message):
     def __init__(self, card: ApprovalCard, text: str) -> None:
         super().__init__()
@@ -202,17 +208,13 @@ class ChatScreen(PaneScreen):
     # ------------------------------------------------------------------ approvals inline
     @on(ApprovalCard.Decided)
     def approval_decided(self, event: ApprovalCard.Decided) -> None:
-        self.decide_approval(event.card, event.approve)
-
-    @work(group="chat-approval", exit_on_error=False)
-    async def decide_approval(self, card: ApprovalCard, approve: bool) -> None:
-        reason = ""
-        if not approve:
-            reason = await self.app.push_screen_wait(
-                PromptScreen("Reason for rejecting (the operator reads it)", required=True))
-            if not reason:
-                return
-        self.decide_in_thread(card, approve, reason)
+        card = event.card
+        if event.approve:
+            self.decide_in_thread(card, True, "")
+            return
+        self.app.push_screen(
+            PromptScreen("Reason for rejecting (the operator reads it)", required=True),
+            lambda reason: self.decide_in_thread(card, False, reason) if reason else None)
 
     @work(thread=True, group="chat-approval", exit_on_error=False)
     def decide_in_thread(self, card: ApprovalCard, approve: bool, reason: str) -> None:
@@ -220,8 +222,8 @@ class ChatScreen(PaneScreen):
         try:
             queue = self.services.approvals()
             if approve:
-                queue.approve(approval_id, by="human")
-                text = f"✓ approved: {card.event.skill}"
+                item = queue.approve(approval_id, by="human")
+                text = f"✓ approved: {card.event.skill} ({item.get('status')})"
             else:
                 queue.reject(approval_id, by="human", reason=reason)
                 text = f"✗ rejected: {card.event.skill} — {reason}"
@@ -237,6 +239,7 @@ class ChatScreen(PaneScreen):
     async def action_new_chat(self) -> None:
         if self.busy:
             self.workers.cancel_group(self, "chat")
+            self.reply = self.user_msg = None   # the old turn goes with the transcript
         log = self.query_one("#chat-log", VerticalScroll)
         await log.remove_children()
         await log.mount(Static(WELCOME, classes="notice"))
@@ -250,23 +253,35 @@ class ChatScreen(PaneScreen):
             return
         self.app.copy_text(replies[-1].text, "the last reply")  # type: ignore[attr-defined]
 
-    @work(exclusive=True, group="chat-history", exit_on_error=False)
-    async def action_history(self) -> None:
+    def action_history(self) -> None:
+        self.load_history()
+
+    @work(thread=True, exclusive=True, group="chat-history", exit_on_error=False)
+    def load_history(self) -> None:
         try:
-            items = self.services.memory().list(type="conversation", limit=200)
-        except Unavailable as exc:
-            self.notify(str(exc), severity="warning")
+            items = self.services.memory().list(type="conversation", limit=50)
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(HistoryLoaded([], str(exc)))
             return
-        items = sorted(items, key=lambda m: str(m.get("timestamp", "")), reverse=True)[:50]
+        self.post_message(HistoryLoaded(items))
+
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        if message.error:
+            self.notify(message.error, severity="warning")
+            return
+        items = message.items
         if not items:
             self.notify("No saved conversations yet.")
             return
-        options = [(m["id"], f"{str(m.get('timestamp', ''))[:16]}  "
-                             f"{str(m.get('content', '')).splitlines()[0][:60] if m.get('content') else ''}")
-                   for m in items]
-        chosen = await self.app.push_screen_wait(ChoiceScreen("Past conversations", options))
-        if chosen:
-            await self.load_conversation(next(m for m in items if m["id"] == chosen))
+        options = [(m["id"], f"{str(m.get('timestamp', ''))[:16].replace('T', ' ')}  "
+                             f"{' '.join(str(m.get('content', '')).split())[:60]}") for m in items]
+        by_id = {m["id"]: m for m in items}
+
+        async def chosen(memory_id: str | None) -> None:
+            if memory_id:
+                await self.load_conversation(by_id[memory_id])
+
+        self.app.push_screen(ChoiceScreen("Past conversations", options), chosen)
 
     async def load_conversation(self, memory: dict) -> None:
         """Show a saved exchange and continue from it."""

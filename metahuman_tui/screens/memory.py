@@ -34,6 +34,14 @@ class SearchFinished(Message):
         self.seq, self.query, self.rows, self.total, self.error = seq, query, rows, total, error
 
 
+class MemoryChanged(Message):
+    """A memory was saved (tags edited, or captured when `new`); record None = failed."""
+
+    def __init__(self, record: dict | None, text: str, new: bool = False) -> None:
+        super().__init__()
+        self.record, self.text, self.new = record, text, new
+
+
 class MemoryScreen(PaneScreen):
     PANE = "memory"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -50,6 +58,7 @@ class MemoryScreen(PaneScreen):
         super().__init__()
         self._seq = 0
         self._timer: Timer | None = None
+        self._preview_timer: Timer | None = None
         self.query_text = ""
 
     def compose_pane(self) -> ComposeResult:
@@ -137,7 +146,11 @@ class MemoryScreen(PaneScreen):
     # ------------------------------------------------------------------ selection
     @on(LineList.Highlighted, "#memory-list")
     def _highlighted(self) -> None:
-        self._preview()
+        """The preview follows the cursor once it rests (holding a key stays fast)."""
+        if self.has_class("-wide"):
+            if self._preview_timer is not None:
+                self._preview_timer.stop()
+            self._preview_timer = self.set_timer(0.12, self._preview)
 
     def _preview(self) -> None:
         preview = self.query_one("#memory-preview", Static)
@@ -175,41 +188,56 @@ class MemoryScreen(PaneScreen):
         if rec:
             self.app.copy_text(str(rec.get("content", "")), "the memory")  # type: ignore[attr-defined]
 
-    @work(exclusive=True, group="memory-edit", exit_on_error=False)
-    async def action_edit_tags(self) -> None:
-        lst = self.query_one(MemoryList)
-        row = lst.current
+    def action_edit_tags(self) -> None:
+        row = self.query_one(MemoryList).current
         rec = self._record(row.id) if row else None
         if rec is None:
             return
-        text = await self.app.push_screen_wait(PromptScreen(
-            f"Tags for {row.id}", value=", ".join(rec.get("tags") or []),
-            placeholder="comma separated"))
-        if text is None:
-            return
-        try:
-            updated = self.services.memory().update(row.id, {"tags": split_tags(text)}, actor="tui")
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"tags not saved: {exc}", severity="error")
-            return
-        lst.replace_row(lst.cursor, MemoryRow.from_record(
-            {**rec, **(updated or {}), "tags": split_tags(text)}))
-        self.notify(f"tags saved on {row.id}")
-        self._preview()
+        self.app.push_screen(
+            PromptScreen(f"Tags for {row.id}", value=", ".join(rec.get("tags") or []),
+                         placeholder="comma separated"),
+            lambda text: self.save_tags(row.id, split_tags(text)) if text is not None else None)
 
-    @work(exclusive=True, group="memory-edit", exit_on_error=False)
-    async def action_capture(self) -> None:
-        form = await self.app.push_screen_wait(CaptureScreen(classes="modal"))
-        if not form:
+    @work(thread=True, group="memory-edit", exit_on_error=False)
+    def save_tags(self, memory_id: str, tags: list[str]) -> None:
+        try:
+            rec = self.services.memory().update(memory_id, {"tags": tags}, actor="tui")
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(MemoryChanged(None, f"tags not saved: {exc}"))
             return
+        self.post_message(MemoryChanged(rec, f"tags saved on {memory_id}"))
+
+    def action_capture(self) -> None:
+        self.app.push_screen(CaptureScreen(classes="modal"),
+                             lambda form: self.capture(form) if form else None)
+
+    @work(thread=True, group="memory-edit", exit_on_error=False)
+    def capture(self, form: dict) -> None:
         try:
             rec = self.services.memory().capture(form["content"], type=form["type"],
                                                  tags=form["tags"], actor="tui")
         except Exception as exc:  # noqa: BLE001
-            self.notify(f"not captured: {exc}", severity="error")
+            self.post_message(MemoryChanged(None, f"not captured: {exc}"))
             return
-        self.notify(f"captured {rec.get('id') if isinstance(rec, dict) else rec}")
-        self.start_search()
+        self.post_message(MemoryChanged(rec, f"captured {rec.get('id')}", new=True))
+
+    def on_memory_changed(self, message: MemoryChanged) -> None:
+        if message.record is None:
+            self.notify(message.text, severity="error")
+            return
+        self.notify(message.text)
+        if message.new:
+            self.start_search()
+            return
+        lst = self.query_one(MemoryList)
+        wanted = message.record["id"]
+        order = [lst.cursor, *range(lst.count)]   # the cursor row first, then anywhere
+        for i in order:
+            item = lst.rows[i] if 0 <= i < lst.count else None
+            if item is not None and (item.id if isinstance(item, MemoryRow) else item[0]) == wanted:
+                lst.replace_row(i, MemoryRow.from_record(message.record))
+                break
+        self._preview()
 
     def palette_commands(self):
         from textual.app import SystemCommand

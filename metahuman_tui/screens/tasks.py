@@ -52,6 +52,12 @@ class TasksLoaded(Message):
         self.tasks, self.error = tasks, error
 
 
+class TaskWritten(Message):
+    def __init__(self, task_id: str | None, error: str | None = None) -> None:
+        super().__init__()
+        self.task_id, self.error = task_id, error
+
+
 class TasksScreen(PaneScreen):
     PANE = "tasks"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -75,6 +81,7 @@ class TasksScreen(PaneScreen):
         super().__init__()
         self.tasks: dict[str, dict] = {}
         self._stamp: tuple = ()
+        self._focus_next: str | None = None
 
     def compose_pane(self) -> ComposeResult:
         yield Static("loading…", id="tasks-info", classes="info-line")
@@ -127,7 +134,8 @@ class TasksScreen(PaneScreen):
         if message.tasks is None:
             info.update(f"⚠ {message.error}")
             return
-        keep = self.current_id()
+        keep = self._focus_next or self.current_id()
+        self._focus_next = None
         self.tasks = {t["id"]: t for t in message.tasks}
         order = sorted(message.tasks, key=lambda t: (str(t.get("priority") or "P2"),
                                                      str(t.get("due") or "9999"),
@@ -206,18 +214,29 @@ class TasksScreen(PaneScreen):
             target.highlighted = 0
         target.focus()
 
-    def _change(self, fn, what: str) -> None:
-        task_id = self.current_id()
+    def _change(self, fn, what: str, task_id: str | None = None) -> None:
+        task_id = task_id or self.current_id()
         if task_id is None:
             self.notify("No task selected.")
             return
+        self.write(fn, task_id, what)
+
+    @work(thread=True, group="tasks-write", exit_on_error=False)
+    def write(self, fn, task_id: str | None, what: str) -> None:
+        """One change through the core (it validates, writes atomically and audits)."""
         try:
-            fn(self.services.tasks(), task_id)
+            result = fn(self.services.tasks(), task_id)
         except Exception as exc:  # noqa: BLE001
-            self.notify(f"{what}: {exc}", severity="error")
+            self.post_message(TaskWritten(None, f"{what}: {exc}"))
             return
+        self.post_message(TaskWritten(result.get("id") if isinstance(result, dict) else task_id))
+
+    def on_task_written(self, message: TaskWritten) -> None:
+        if message.error:
+            self.notify(message.error, severity="error")
+            return
+        self._focus_next = message.task_id
         self.load()
-        self.call_after_refresh(self._focus_task, task_id)
 
     def action_status(self, status: str) -> None:
         self._change(lambda store, tid: store.set_status(tid, status, actor="tui"),
@@ -241,28 +260,23 @@ class TasksScreen(PaneScreen):
         self._change(lambda store, tid: store.update(tid, {"priority": nxt}, actor="tui"),
                      "cannot change priority")
 
-    @work(exclusive=True, group="tasks-form", exit_on_error=False)
-    async def action_new(self) -> None:
-        form = await self.app.push_screen_wait(TaskFormScreen())
-        if not form:
-            return
-        try:
-            task = self.services.tasks().create(form.pop("title"), actor="tui", **form)
-        except Exception as exc:  # noqa: BLE001
-            self.notify(f"task not created: {exc}", severity="error")
-            return
-        self.load()
-        self.call_after_refresh(self._focus_task, task.get("id") if isinstance(task, dict) else None)
+    def action_new(self) -> None:
+        def created(form: dict | None) -> None:
+            if form:
+                title = form.pop("title")
+                self.write(lambda store, _: store.create(title, actor="tui", **form), None,
+                           "task not created")
 
-    @work(exclusive=True, group="tasks-form", exit_on_error=False)
-    async def action_edit(self) -> None:
+        self.app.push_screen(TaskFormScreen(), created)
+
+    def action_edit(self) -> None:
         task_id = self.current_id()
         if task_id is None:
             return
-        form = await self.app.push_screen_wait(TaskFormScreen(self.tasks[task_id]))
-        if not form:
-            return
-        self._change(lambda store, tid: store.update(tid, form, actor="tui"), "not saved")
+        self.app.push_screen(
+            TaskFormScreen(self.tasks[task_id]),
+            lambda form: self._change(lambda store, tid: store.update(tid, form, actor="tui"),
+                                      "not saved", task_id) if form else None)
 
     def palette_commands(self):
         from textual.app import SystemCommand

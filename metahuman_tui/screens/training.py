@@ -192,8 +192,7 @@ class TrainingScreen(PaneScreen):
             summary_box.update(str(last.get("message", "")))
 
     # ------------------------------------------------------------------ actions
-    @work(exclusive=True, group="training-start", exit_on_error=False)
-    async def action_start(self) -> None:
+    def action_start(self) -> None:
         try:
             base = self.profile.config.get("training").base_model
         except Exception as exc:  # noqa: BLE001
@@ -201,9 +200,8 @@ class TrainingScreen(PaneScreen):
             return
         body = (f"Base model {base}. The run starts in the background and writes "
                 "metahuman-runs/<DATE>/; quitting the TUI does not stop it.")
-        if await self.app.push_screen_wait(ConfirmScreen("Start a local training run?", body,
-                                                         yes="Start")):
-            self.start_run()
+        self.app.push_screen(ConfirmScreen("Start a local training run?", body, yes="Start"),
+                             lambda yes: self.start_run() if yes else None)
 
     @work(thread=True, group="training-start-run", exit_on_error=False)
     def start_run(self) -> None:
@@ -220,15 +218,14 @@ class TrainingScreen(PaneScreen):
         self.post_message(RunStarted(f"training started: {getattr(run, 'label', run)} "
                                      "(runs in the background)", True))
 
-    @work(exclusive=True, group="training-stop", exit_on_error=False)
-    async def action_stop(self) -> None:
+    def action_stop(self) -> None:
         run = self.run
         if run is None:
             return
-        if await self.app.push_screen_wait(ConfirmScreen(
-                f"Stop training run {run.name}?", "The trainer is stopped and the run is "
-                "recorded as cancelled. Audited.", yes="Stop run", danger=True)):
-            self.stop_run(run.name)
+        self.app.push_screen(
+            ConfirmScreen(f"Stop training run {run.name}?", "The trainer is stopped and the run "
+                          "is recorded as cancelled. Audited.", yes="Stop run", danger=True),
+            lambda yes: self.stop_run(run.name) if yes else None)
 
     @work(thread=True, group="training-start-run", exit_on_error=False)
     def stop_run(self, label: str) -> None:

@@ -84,20 +84,19 @@ class AdaptersScreen(ModalScreen[None]):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
-    @work(exclusive=True, group="adapters", exit_on_error=False)
-    async def action_activate(self) -> None:
+    def action_activate(self) -> None:
         name = self._current()
-        if name and await self.app.push_screen_wait(ConfirmScreen(
-                f"Activate adapter {name}?", "Chat and the operator will answer with it from "
-                "the next message. Audited.", yes="Activate")):
-            self.run_call("activate.activate", name)
+        if name:
+            self.app.push_screen(
+                ConfirmScreen(f"Activate adapter {name}?", "Chat and the operator will answer "
+                              "with it from the next message. Audited.", yes="Activate"),
+                lambda yes: self.run_call("activate.activate", name) if yes else None)
 
-    @work(exclusive=True, group="adapters", exit_on_error=False)
-    async def action_deactivate(self) -> None:
-        if await self.app.push_screen_wait(ConfirmScreen(
-                "Deactivate the adapter?", "Answers come from the base model again from the "
-                "next message. Audited.", yes="Deactivate")):
-            self.run_call("activate.deactivate")
+    def action_deactivate(self) -> None:
+        self.app.push_screen(
+            ConfirmScreen("Deactivate the adapter?", "Answers come from the base model again "
+                          "from the next message. Audited.", yes="Deactivate"),
+            lambda yes: self.run_call("activate.deactivate") if yes else None)
 
     @work(thread=True, group="adapters-run", exit_on_error=False)
     def run_call(self, dotted: str, *args: str) -> None:

@@ -65,24 +65,3 @@ class ChatBackend(Protocol):
     def stream(self, prompt: str, *, history: list[dict[str, str]],
                yolo: bool) -> AsyncIterator[ChatEvent]:
         ...
-
-
-class ScriptedBackend:
-    """Replays a fixed list of events (demo mode and widget tests of cancel/restore).
-
-    `delay` seconds pass between events so a test can cancel mid-stream.
-    """
-
-    def __init__(self, events: list[ChatEvent], delay: float = 0.0):
-        self.events = list(events)
-        self.delay = delay
-        self.prompts: list[str] = []
-
-    async def stream(self, prompt: str, *, history: list[dict[str, str]], yolo: bool):
-        import asyncio
-
-        self.prompts.append(prompt)
-        for event in self.events:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            yield event

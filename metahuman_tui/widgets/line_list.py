@@ -36,13 +36,13 @@ class LineList(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"line-list--cursor"}
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup,b", "page(-1)", "Page up", show=False),
-        Binding("pagedown,space", "page(1)", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "select", "Open", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="list.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="list.down"),
+        Binding("pageup,b", "page(-1)", "Page up", show=False, id="list.page_up"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False, id="list.page_down"),
+        Binding("home,g", "first", "First", show=False, id="list.first"),
+        Binding("end,G", "last", "Last", show=False, id="list.last"),
+        Binding("enter", "select", "Open", show=False, id="list.open"),
     ]
 
     cursor: reactive[int] = reactive(0, init=False)
@@ -100,8 +100,13 @@ class LineList(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ cursor
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh()
+        before = self.scroll_offset.y
         self.scroll_to_region(Region(0, new, 1, 1), animate=False, force=True, immediate=True)
+        if self.scroll_offset.y == before:     # no scroll: only two rows change
+            self.refresh_line(old)
+            self.refresh_line(new)
+        else:
+            self.refresh()
         if self._count:
             self.post_message(self.Highlighted(self, new))
 

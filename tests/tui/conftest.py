@@ -31,11 +31,6 @@ REPO_ENV = {**os.environ, "PYTHONPATH": str(REPO), "MH_FAKE_NOW": data.NOW.isofo
 # No LLM unless a test asks for the fake one: a closed loopback port answers "down" at once.
 CLOSED_PORT = "http://127.0.0.1:9"
 
-# Workers that wait for a person (a modal) never finish on their own: never wait for them.
-BACKGROUND_GROUPS = {"status", "llm", "memory-search", "tasks-load", "approvals-load",
-                     "audit-index", "audit-filter", "audit-verify", "approvals-run", "chat",
-                     "chat-approval-run", "training-start-run", "adapters-run"}
-
 
 @pytest.fixture(autouse=True)
 def _no_blink(monkeypatch):
@@ -103,14 +98,15 @@ def make_app(tui_profile):
 
 
 async def settle(pilot, timeout: float = 10.0) -> None:
-    """Wait until background workers are done (never modal waits), then let the UI redraw."""
+    """Wait until every worker is done (no worker waits on a person: modals use callbacks),
+    then let the UI redraw."""
     app = pilot.app
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     await pilot.pause()
     while loop.time() < deadline:
-        busy = [w for w in app.workers if w.group in BACKGROUND_GROUPS
-                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        busy = [w for w in app.workers
+                if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
         if not busy:
             break
         await asyncio.sleep(0.02)

@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 from metahuman_core import events
 from metahuman_tui.screens.help import HelpScreen
 from metahuman_tui.screens.modals import ChoiceScreen, ConfirmScreen, TextViewScreen
+from metahuman_tui.widgets.status_bar import StatusBar
 
 from .conftest import screen_text, settle, wait_for
 
@@ -86,7 +87,8 @@ def test_f1_help_lists_every_binding_with_its_id(make_app):
             # every pane, the lists and the modals are covered
             for wanted in ("pane_chat", "yolo", "chat.cancel", "memory.capture", "tasks.forward",
                            "approvals.approve", "audit.follow", "training.start",
-                           "memory.detail.tags", "tasks.form.save", "training.adapters.activate"):
+                           "memory.detail.tags", "tasks.form.save", "training.adapters.activate",
+                           "list.page_down", "modal.yes", "help.close"):
                 assert wanted in ids
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
@@ -112,19 +114,22 @@ def test_yolo_asks_first_tints_and_is_audited(make_app, tui_profile):
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            await pilot.press("f8")
+            bar = app.screen.query_one(StatusBar)
+            calm = bar.styles.background
+            switch = app.screen.query_one("#yolo-switch")
+            await pilot.click(switch)                      # the chat's switch asks too
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("n")                         # declined: nothing changes
             await pilot.pause()
-            assert app.yolo is False and not audit_events(tui_profile, events.YOLO_CHANGED)
+            assert app.yolo is False and switch.value is False
+            assert not audit_events(tui_profile, events.YOLO_CHANGED)
             await pilot.press("f8")
             await pilot.pause()
             await pilot.press("y")
             await wait_for(pilot, lambda: app.yolo, what="yolo on")
-            assert app.has_class("-yolo")
+            assert app.has_class("-yolo") and bar.styles.background != calm   # tinted
             assert " YOLO " in screen_text(app).splitlines()[-2]
-            switch = app.screen.query_one("#yolo-switch")
             assert switch.value is True                    # the chat switch follows
             await pilot.press("f8")                        # off: no question asked
             await wait_for(pilot, lambda: not app.yolo, what="yolo off")

@@ -1,0 +1,81 @@
+"""The real `mh` in a real terminal: tmux at 80x24, switch panes with keys, read the screen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from . import data
+from .conftest import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+def mh_command() -> list[str]:
+    """./bin/mh when its venv is already bootstrapped (else it would install first)."""
+    venv = REPO / ".venv"
+    stamp = venv / ".mh-stamp-api"
+    import hashlib
+
+    want = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    if stamp.is_file() and stamp.read_text().strip() == want:
+        return [str(REPO / "bin" / "mh")]
+    if (venv / "bin" / "mh").exists():
+        return [str(venv / "bin" / "mh")]
+    pytest.skip("no bootstrapped mh to run (./bin/mh would install its venv first)")
+
+
+class Tmux:
+    def __init__(self, socket: str):
+        self.base = ["tmux", "-L", socket, "-f", "/dev/null"]
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], capture_output=True, text=True,
+                              timeout=30).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "mh")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+
+def test_switch_panes_in_a_real_terminal(tui_home):
+    root: Path = tui_home[0]
+    tmux = Tmux(f"mh-tui-test-{os.getpid()}")
+    env = {"MH_HOME": str(root), "MH_FAKE_NOW": data.NOW.isoformat(), "TERM": "xterm-256color",
+           "PYTHONPATH": str(REPO)}
+    command = " ".join(["env", *(f"{k}={v}" for k, v in env.items()), *mh_command()])
+    tmux("new-session", "-d", "-s", "mh", "-x", "80", "-y", "24", command)
+    try:
+        tmux("set-option", "-t", "mh", "escape-time", "0")
+        first = tmux.wait_for("F2 Chat")
+        assert "Talk to your twin" in first and "2 pending" in first
+        lines = first.splitlines()
+        assert len(lines) <= 24 and max(len(line) for line in lines) <= 80
+        for key, text in (("F3", "8 memories, newest first"), ("F4", "To do (2)"),
+                          ("F5", "fs_delete"), ("F6", "chain ✓"), ("F7", "● TRAINING 50%")):
+            tmux("send-keys", "-t", "mh", key)
+            tmux.wait_for(text)
+        tmux("send-keys", "-t", "mh", "F1")
+        assert "Id (etc/tui.json)" in tmux.wait_for("Keys")
+        tmux("send-keys", "-t", "mh", "Escape")
+        tmux.wait_for("Start local run")
+        tmux("send-keys", "-t", "mh", "C-q")
+        deadline = time.monotonic() + 15
+        while "mh" in tmux("list-sessions") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "mh:" not in tmux("list-sessions")          # Ctrl+Q quit the app
+    finally:
+        tmux("kill-server")
