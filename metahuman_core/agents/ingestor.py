@@ -19,7 +19,10 @@ class Ingestor(Agent):
     def cycle(self, ctx: Context) -> CycleResult:
         from ..memory.inbox import process_inbox
 
-        report = process_inbox(ctx.profile, actor=self.name, stop=ctx.stopping) or {}
+        # A single batch pass takes every file now (the person just put them there); a watching
+        # ingestor leaves files younger than the settle time for the next cycle (still copying).
+        kw = {"settle_s": 0.0} if ctx.once else {}
+        report = process_inbox(ctx.profile, actor=self.name, stop=ctx.stopping, **kw) or {}
         counts = {k: (len(v) if isinstance(v, (list, tuple)) else v) for k, v in report.items()
                   if isinstance(v, (int, float, list, tuple)) and not isinstance(v, bool)}
         failed = counts.get("failed", 0)

@@ -40,10 +40,11 @@ class CycleResult:
 class Context:
     """What a cycle gets: the profile, a log, and a stop flag to check between items."""
 
-    def __init__(self, profile, name: str, log: AgentLog):
+    def __init__(self, profile, name: str, log: AgentLog, *, once: bool = False):
         self.profile = profile
         self.name = name
         self.log = log
+        self.once = once  # a single pass (e.g. the seed's batch `mh agent run ingestor`)
         self._stop = False
 
     def request_stop(self) -> None:
@@ -105,7 +106,7 @@ class Runner:
         self.fixed_interval = interval
         self.log = AgentLog(profile.home.agents_dir, agent.name, echo=echo)
         self.records = RunStore(profile.home.agents_dir, agent.name)
-        self.ctx = Context(profile, agent.name, self.log)
+        self.ctx = Context(profile, agent.name, self.log, once=self.once)
         self._signals = 0
         self.cycles = 0
         self.last_result: CycleResult | None = None
