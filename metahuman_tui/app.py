@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from metahuman_core import clock as core_clock
-from metahuman_core import events
+from metahuman_core.safeguards import record_yolo, set_trust
 from metahuman_core.errors import MHError
 
 from .screens.approvals import ApprovalsScreen
@@ -210,9 +210,7 @@ class MetaHumanApp(App[None]):
         if on == self.yolo:
             return
         self.yolo = on
-        self.services.profile.audit.append(
-            events.YOLO_CHANGED, category="security", level="warn" if on else "info",
-            actor="tui", details={"yolo": on, "trust": self.status.trust})
+        record_yolo(self.services.profile, on, actor="tui")
         self.notify("YOLO mode ON" if on else "YOLO mode off",
                     severity="warning" if on else "information")
 
@@ -229,16 +227,11 @@ class MetaHumanApp(App[None]):
             self.set_trust)
 
     def set_trust(self, level: str | None) -> None:
-        from metahuman_core.identity import trust_rank
-
         profile = self.services.profile
         old = profile.persona.trust_level()
         if not level or level == old:
             return
-        profile.persona.set_trust_level(level)
-        profile.audit.append(events.TRUST_CHANGED, category="security", actor="tui",
-                             level="warn" if trust_rank(level) > trust_rank(old) else "info",
-                             details={"from": old, "to": level})
+        set_trust(profile, level, actor="tui")
         self.notify(f"Trust level: {old} → {level}")
         self.refresh_status()
 

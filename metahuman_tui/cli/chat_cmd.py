@@ -59,16 +59,9 @@ def _stream_token(text: str) -> None:
 
 
 def _set_trust(prof, level: str) -> str:
-    from metahuman_core import events
-    from metahuman_core.identity import trust_rank, validate_trust
+    from metahuman_core.safeguards import set_trust
 
-    validate_trust(level)
-    old = prof.trust()
-    prof.persona.set_trust_level(level)
-    prof.audit.append(events.TRUST_CHANGED, level="warn" if trust_rank(level) > trust_rank(old)
-                      else "info", category="security", actor=common.ACTOR,
-                      details={"from": old, "to": level, "via": "chat"})
-    return old
+    return set_trust(prof, level, actor=common.ACTOR, via="chat")
 
 
 def _use_model(prof, name: str, force: bool = False) -> str:
@@ -147,13 +140,11 @@ def _repl(yolo: bool) -> None:
             if cmd == "/help":
                 common.echo(REPL_HELP)
             elif cmd == "/yolo":
-                from metahuman_core import events
+                from metahuman_core.safeguards import record_yolo
 
                 new = {"on": True, "off": False}.get(rest.lower(), not session.yolo)
                 session.yolo = new
-                prof.audit.append(events.YOLO_CHANGED, level="warn" if new else "info",
-                                  category="security", actor=common.ACTOR,
-                                  details={"yolo": new, "via": "chat"})
+                record_yolo(prof, new, actor=common.ACTOR, via="chat")
                 common.echo(f"YOLO {'on' if new else 'off'}")
             elif cmd == "/trust":
                 if rest:

@@ -110,8 +110,7 @@ def register(app: typer.Typer) -> None:
                                                       "bounded_auto, adaptive_auto."),
               json_out: bool = typer.Option(False, "--json")) -> None:
         """Show the trust level, or set it (audited; effective at once)."""
-        from metahuman_core import events
-        from metahuman_core.identity import TRUST_LEVELS, trust_rank, validate_trust
+        from metahuman_core.identity import TRUST_LEVELS
 
         prof = common.profile()
         if level is None:
@@ -122,13 +121,9 @@ def register(app: typer.Typer) -> None:
             for lv in TRUST_LEVELS:
                 common.echo(f"{'*' if lv == current else ' '} {lv}")
             return
-        validate_trust(level)
-        old = prof.trust()
-        prof.persona.set_trust_level(level)
-        raised = trust_rank(level) > trust_rank(old)
-        prof.audit.append(events.TRUST_CHANGED, level="warn" if raised else "info",
-                          category="security", actor=common.ACTOR,
-                          details={"from": old, "to": level})
+        from metahuman_core.safeguards import set_trust
+
+        old = set_trust(prof, level, actor=common.ACTOR)
         if json_out:
             common.emit_json({"trust": level, "previous": old})
         else:

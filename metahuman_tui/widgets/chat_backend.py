@@ -53,32 +53,7 @@ def translate(event: Any) -> ChatEvent | None:
     return None
 
 
-def _tui_session_class():
-    """ChatSession whose operator route waits for approvals given in the TUI and can be
-    cancelled (the core's ChatSession does not forward `approval_wait`/`cancel` yet)."""
-    from metahuman_core.chat import ChatSession
-
-    class TuiChatSession(ChatSession):
-        approval_wait = 900.0
-        cancel: threading.Event | None = None
-
-        def _operate(self, text, *, on_token, on_event):
-            import time
-
-            from metahuman_core.operator import run_operator
-
-            started = time.perf_counter()
-            result = run_operator(self.profile, text, yolo=self.yolo, requested_by=self.actor,
-                                  llm=self.llm, on_event=on_event,
-                                  approval_wait=self.approval_wait, cancel=self.cancel)
-            reply = result.summary()
-            if on_token:
-                on_token(reply)
-            self._remember(text, reply)
-            return self._finish(text, reply, "operator", started, model=result.model,
-                                operator=result.to_dict(), tags=["chat", "operator"])
-
-    return TuiChatSession
+APPROVAL_WAIT_S = 900.0
 
 
 class CoreChatBackend:
@@ -94,7 +69,11 @@ class CoreChatBackend:
         from metahuman_core.llm.base import Message
 
         if self.session is None:
-            self.session = _tui_session_class()(self.profile, actor=self.actor, yolo=yolo)
+            from metahuman_core.chat import ChatSession
+
+            # the operator route waits for approvals answered inline in the pane (up to 15 min)
+            self.session = ChatSession(self.profile, actor=self.actor, yolo=yolo,
+                                       approval_wait=APPROVAL_WAIT_S)
         session = self.session
         session.yolo = yolo
         session.history = [Message(h["role"], h["content"]) for h in history]
