@@ -23,6 +23,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=True)
 
 
+class OrganizerOptions(BaseModel):
+    """`organizer` key of etc/agent.json (read by the organizer agent)."""
+    model_config = ConfigDict(extra="allow")
+    maxAttempts: int = Field(default=5, ge=1)
+    backoffSeconds: int = Field(default=60, ge=1)
+    maxBackoffSeconds: int = Field(default=3600, ge=1)
+    batchSize: int = Field(default=50, ge=1)
+    maxTags: int = Field(default=8, ge=1)
+    maxEntities: int = Field(default=8, ge=1)
+    maxConsecutiveErrors: int = Field(default=3, ge=1)
+
+
 class AgentConfig(_Model):
     backend: Literal["ollama", "openai", "llamacpp"] = "ollama"
     host: str = "http://127.0.0.1:11434"
@@ -31,6 +43,7 @@ class AgentConfig(_Model):
     openaiBaseUrl: str = "http://127.0.0.1:8080/v1"
     ggufPath: str | None = None
     timeoutSeconds: float = Field(default=120.0, gt=0)
+    organizer: OrganizerOptions = Field(default_factory=OrganizerOptions)
 
 
 DEFAULT_INTERVALS = {"high": 60, "medium": 300, "low": 900, "off": -1}
@@ -114,6 +127,29 @@ class RemoteConfig(_Model):
     pollSeconds: float = Field(default=10.0, gt=0)
 
 
+class DatasetOptions(BaseModel):
+    """`dataset` key of etc/training.json (read by the dataset builder); every field optional."""
+    model_config = ConfigDict(extra="forbid")
+    modelGenerated: Literal["exclude", "downweight"] = "exclude"
+    modelGeneratedMaxShare: float = Field(default=0.1, ge=0, lt=1)
+    heldOutFraction: float = Field(default=0.1, ge=0, lt=0.5)
+    heldOutMax: int = Field(default=200, ge=0)
+    maxPairs: int = Field(default=5000, ge=1)
+    minChars: int = Field(default=12, ge=1)
+    maxOutputWords: int = Field(default=300, ge=10)
+    conversationGapMinutes: float = Field(default=30, gt=0)
+    anchors: bool = True
+    piiScrub: bool | None = None  # None: on for remote runs, off for local ones
+    days: int | None = Field(default=None, ge=1)  # only memories this recent
+
+
+class EvaluationOptions(BaseModel):
+    """`evaluation` key of etc/training.json: what an adapter must achieve to be activated."""
+    model_config = ConfigDict(extra="allow")
+    maxLossDelta: float = 0.0
+    minLlrGain: float = 0.0
+
+
 class TrainingConfig(_Model):
     base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     lora_rank: int = Field(default=8, ge=1, le=512)
@@ -124,6 +160,10 @@ class TrainingConfig(_Model):
     max_seq_length: int = Field(default=2048, ge=16)
     mode: Literal["local", "remote"] = "local"
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    dataset: DatasetOptions = Field(default_factory=DatasetOptions)
+    evaluation: EvaluationOptions = Field(default_factory=EvaluationOptions)
+    trainer: dict[str, Any] = Field(default_factory=dict)  # passed through to trainer/config.json
+    localPython: str | None = None  # interpreter for local training ($MH_TRAIN_PYTHON wins)
 
 
 class OperatorConfig(_Model):

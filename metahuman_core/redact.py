@@ -14,7 +14,7 @@ SECRET_KEY_RE = re.compile(
     r"(pass(word|phrase)?|secret|token|api[_-]?key|apikey|authori[sz]ation|private[_-]?key|cookie|credential)",
     re.IGNORECASE)
 CONTENT_KEYS = frozenset({"content", "file_content", "body", "data_bytes"})
-SECRET_ENV_VARS = ("RUNPOD_API_KEY", "MH_API_TOKEN", "OPENAI_API_KEY")
+SECRET_ENV_VARS = ("RUNPOD_API_KEY", "MH_OPENAI_API_KEY", "OPENAI_API_KEY")
 MAX_STRING = 1000
 MAX_ITEMS = 100
 MAX_DEPTH = 6

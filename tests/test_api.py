@@ -85,6 +85,7 @@ def test_token_loose_permissions_tightened_bad_file_refused(profile):
 def test_token_symlink_refused(profile, tmp_path):
     path = token_path(profile)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)  # `mh init` created a real one
     (tmp_path / "elsewhere").write_text("y" * 40)
     path.symlink_to(tmp_path / "elsewhere")
     with pytest.raises(MHError, match="symlink"):

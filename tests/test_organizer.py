@@ -119,9 +119,16 @@ def test_batches_ask_for_more(profile, fixed_clock, ollama):
 
 def test_bad_organizer_config_names_the_field(profile):
     from metahuman_core.agents.organizer import settings
-    from metahuman_core.errors import ConfigError
+    import json
 
-    profile.config.set_value("agent.organizer", {"maxAttempts": 0})
+    from metahuman_core.errors import ConfigError, ValidationFailed
+
+    with pytest.raises(ValidationFailed, match=r"agent.json: field 'organizer.maxAttempts'"):
+        profile.config.set_value("agent.organizer", {"maxAttempts": 0})  # refused at edit time
+    path = profile.config.path("agent")
+    raw = json.loads(path.read_text())
+    raw["organizer"] = {"maxAttempts": 0}
+    path.write_text(json.dumps(raw))  # a hand edit is reported by name when read
     with pytest.raises(ConfigError, match=r"agent.json: field 'organizer.maxAttempts'"):
         settings(profile)
 

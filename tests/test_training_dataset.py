@@ -125,7 +125,16 @@ def test_pii_scrub_default_on_for_remote_only(profile, fixed_clock):
 
 
 def test_bad_dataset_options_name_the_field(profile):
-    profile.config.update("training", {"dataset": {"heldOutFraction": 3}})
+    # refused when written (mh config set / update) ...
+    with pytest.raises(Exception) as err:
+        profile.config.update("training", {"dataset": {"heldOutFraction": 3}})
+    assert "dataset.heldOutFraction" in str(err.value) and "training.json" in str(err.value)
+    # ... and reported by name when a hand edit puts it there
+    import json
+    path = profile.config.path("training")
+    raw = json.loads(path.read_text())
+    raw["dataset"] = {"heldOutFraction": 3}
+    path.write_text(json.dumps(raw))
     with pytest.raises(Exception) as err:
         dataset.load_options(profile)
     assert "dataset.heldOutFraction" in str(err.value) and "training.json" in str(err.value)

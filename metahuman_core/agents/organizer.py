@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock, events
-from ..errors import ConfigError, CorruptFile, NotFound, ValidationFailed
+from ..errors import CorruptFile, NotFound, ValidationFailed
 from ..storage import read_json
 from .runner import Agent, Context, CycleResult
 
@@ -46,20 +46,9 @@ class BadExtraction(Exception):
 
 
 def settings(profile) -> dict[str, int]:
-    agent = profile.config.get("agent")
-    extra = (agent.model_extra or {}).get("organizer") or {}
-    where = profile.config.path("agent")
-    if not isinstance(extra, dict):
-        raise ConfigError(f"{where}: field 'organizer': expected an object")
-    out = dict(DEFAULTS)
-    for key, value in extra.items():
-        if key not in DEFAULTS:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{where}: field 'organizer.{key}': expected a whole number >= 1, "
-                              f"got {value!r}")
-        out[key] = value
-    return out
+    """The `organizer` section of etc/agent.json (validated with the file by ConfigStore)."""
+    opts = profile.config.get("agent").organizer
+    return {key: getattr(opts, key) for key in DEFAULTS}
 
 
 # ---------------------------------------------------------------------------- selection

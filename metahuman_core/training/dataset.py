@@ -18,13 +18,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any, Iterable
 
 from .. import clock, events
-from ..config import format_validation_error
-from ..errors import ConfigError
+from ..config import DatasetOptions
 from ..storage import atomic_write_json
 from . import anchors, pii
 from .runs import claim_dir, validate_label, write_jsonl
@@ -51,30 +48,9 @@ ME_WRAPPER = re.compile(r'^\s*me:\s*["“](.*)["”]\s*$', re.IGNORECASE | re.DO
 THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 
 
-class DatasetOptions(BaseModel):
-    """`dataset` key of etc/training.json; every field optional."""
-    model_config = ConfigDict(extra="forbid")
-    modelGenerated: Literal["exclude", "downweight"] = "exclude"
-    modelGeneratedMaxShare: float = Field(default=0.1, ge=0, lt=1)
-    heldOutFraction: float = Field(default=0.1, ge=0, lt=0.5)
-    heldOutMax: int = Field(default=200, ge=0)
-    maxPairs: int = Field(default=5000, ge=1)
-    minChars: int = Field(default=12, ge=1)
-    maxOutputWords: int = Field(default=300, ge=10)
-    conversationGapMinutes: float = Field(default=30, gt=0)
-    anchors: bool = True
-    piiScrub: bool | None = None  # None: on for remote runs, off for local ones
-    days: int | None = Field(default=None, ge=1)  # only memories this recent
-
-
 def load_options(profile) -> DatasetOptions:
-    raw = profile.config.get("training").model_dump(mode="json").get("dataset") or {}
-    path = profile.config.path("training")
-    try:
-        return DatasetOptions.model_validate(raw)
-    except ValidationError as exc:
-        msg = format_validation_error(path, exc).replace("field '", "field 'dataset.")
-        raise ConfigError(msg) from None
+    """The validated `dataset` section (validated with the whole file by ConfigStore)."""
+    return profile.config.get("training").dataset
 
 
 def iter_memories(profile) -> Iterable[dict[str, Any]]:

@@ -23,12 +23,8 @@ from .gates import GateError
 
 
 def thresholds(profile) -> tuple[float, float]:
-    raw = profile.config.get("training").model_dump(mode="json").get("evaluation") or {}
-    try:
-        return float(raw.get("maxLossDelta", 0.0)), float(raw.get("minLlrGain", 0.0))
-    except (TypeError, ValueError):
-        raise GateError(f"{profile.config.path('training')}: field 'evaluation': "
-                        "maxLossDelta and minLlrGain must be numbers") from None
+    ev = profile.config.get("training").evaluation  # validated with the file
+    return ev.maxLossDelta, ev.minLlrGain
 
 
 def _num(value: Any) -> float | None:

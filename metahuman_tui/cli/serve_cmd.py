@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             common.fail(f"the REST API needs FastAPI and uvicorn ({exc.name} is missing)", 1,
                         hint="pip install 'metahuman-os[api]'")
         loopback = is_loopback_host(bind)
-        strict = token_for_reads or bool((cfg.model_extra or {}).get("tokenForReads")) \
+        strict = token_for_reads or cfg.tokenForReads \
             or not loopback
         api = create_api(prof, token=token, token_for_reads=strict,
                          allowed_hosts=None if not loopback else
