@@ -226,7 +226,11 @@ def finalize(profile, run: runs.Run, rc: int, cancelled: bool, actor: str) -> in
     if success:
         profile.audit.append(events.LORA_TRAINING_COMPLETED, category="action", actor=actor,
                              details=details)
-        if (run.dir / "eval.json").is_file():
+        automated = actor not in HUMAN_ACTORS
+        auto_eval = profile.config.get("auto-approval").autoEval
+        if automated and not auto_eval:
+            run.update(eval_skipped="auto-approval.autoEval is false: run `mh adapter eval`")
+        elif (run.dir / "eval.json").is_file():
             from .evaluation import record_eval
 
             try:
@@ -234,7 +238,7 @@ def finalize(profile, run: runs.Run, rc: int, cancelled: bool, actor: str) -> in
                             run=run.label, actor=actor)
             except MHError as exc:
                 run.update(eval_error=str(exc))
-        if actor not in HUMAN_ACTORS:  # started by automation: autoActivate may apply
+        if automated and auto_eval:  # started by automation: autoActivate may apply
             from .pipeline import activate_if_allowed
 
             run.update(auto_activation=activate_if_allowed(profile, run.dataset, actor=actor))
