@@ -52,13 +52,7 @@ def touch(profile, source: str, when: datetime | None = None) -> datetime:
 
 
 def _parse(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    return clock.parse_iso(value)
 
 
 def last_activity(profile, source: str | None = None) -> datetime | None:

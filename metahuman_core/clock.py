@@ -112,3 +112,14 @@ def today_str() -> str:
 
 def iso(dt: datetime | None = None) -> str:
     return (dt or now()).isoformat(timespec="seconds")
+
+
+def parse_iso(value) -> datetime | None:
+    """An ISO 8601 string from a file → aware datetime (naive = local time); None if unusable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.astimezone()

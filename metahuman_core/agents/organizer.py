@@ -58,13 +58,7 @@ def _meta(record: dict) -> dict:
 
 
 def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.astimezone()
+    return clock.parse_iso(value)
 
 
 def state_of(record: dict, now: datetime) -> str:
