@@ -1,7 +1,7 @@
 """Validated configuration: one pydantic model per `etc/<name>.json` (DESIGN §4).
 
 * Comments (`//`, `/* */`) are accepted when reading.
-* Unknown keys are kept (extra="allow") and survive `set_value`.
+* Unknown keys are kept (extra="allow") and survive `set_value`, which refuses to create one.
 * Files are re-read when their mtime or size changes: no restart needed.
 * Errors name the file and the field: "etc/boredom.json: field 'intervals.custom': ...".
 """
@@ -45,20 +45,43 @@ class AgentConfig(_Model):
     timeoutSeconds: float = Field(default=120.0, gt=0)
     organizer: OrganizerOptions = Field(default_factory=OrganizerOptions)
 
+    @field_validator("model", "baseModel")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value) or not value.isprintable():
+            raise ValueError(f"invalid model name {value!r}: one word such as qwen3:1.7b")
+        return value
+
+
+def validate_model_name(name: str) -> str:
+    """A model name (`qwen3:1.7b`, `library/x:tag`): one non-empty word, no spaces."""
+    try:
+        return AgentConfig._model_name(name)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), hint="see: mh model list") from None
+
 
 DEFAULT_INTERVALS = {"high": 60, "medium": 300, "low": 900, "off": -1}
+MAX_INTERVAL = 366 * 24 * 3600  # a year: beyond that (or time.sleep's range) it is a typo
 
 
 class BoredomConfig(_Model):
     level: str = "medium"
     intervals: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_INTERVALS))
 
+    @field_validator("intervals", mode="before")
+    @classmethod
+    def _with_defaults(cls, value: Any) -> Any:
+        # The seed's example lists only "custom": the built-in levels stay available beside it.
+        return {**DEFAULT_INTERVALS, **value} if isinstance(value, dict) else value
+
     @field_validator("intervals")
     @classmethod
     def _intervals(cls, value: dict[str, int]) -> dict[str, int]:
         for key, seconds in value.items():
-            if seconds != -1 and seconds < 1:
-                raise ValueError(f"interval {key!r} must be >= 1 second or -1 (off), got {seconds}")
+            if seconds != -1 and not 1 <= seconds <= MAX_INTERVAL:
+                raise ValueError(f"interval {key!r} must be 1..{MAX_INTERVAL} seconds or -1 "
+                                 f"(off), got {seconds}")
         return value
 
     @model_validator(mode="after")
@@ -291,6 +314,7 @@ class ConfigStore:
                                    hint=f"e.g. mh config set {name}.level high")
         path = self.path(name)
         raw = read_raw(path)
+        check_known_key(_known(name), keys, raw, path)
         node = raw
         for key in keys[:-1]:
             child = node.get(key)
@@ -330,6 +354,41 @@ class ConfigStore:
             except (ConfigError, CorruptFile) as exc:
                 problems.append(str(exc))
         return problems
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (unwrapping `X | None`), else None (free-form)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def check_known_key(model: type[BaseModel], keys: list[str], raw: Any, path: Path) -> None:
+    """Refuse to *create* a key the schema does not know (`boredom.levle` would be kept and
+    ignored forever). Keys already in the file and free-form maps (`boredom.intervals`,
+    `tui.keys`, `training.trainer`) are fine."""
+    node: type[BaseModel] | None = model
+    for depth, key in enumerate(keys):
+        if isinstance(raw, dict) and key in raw:
+            raw = raw[key]
+        else:
+            raw = None
+            if node is not None:
+                fields = {**{f.alias: f for f in node.model_fields.values() if f.alias},
+                          **node.model_fields}
+                if key not in fields:
+                    where = ".".join(keys[:depth + 1])
+                    raise ValidationFailed(
+                        f"{path}: unknown field '{where}'",
+                        hint="known here: " + ", ".join(node.model_fields))
+        if node is None:
+            continue
+        field = node.model_fields.get(key) or next(
+            (f for f in node.model_fields.values() if f.alias == key), None)
+        node = _model_of(field.annotation) if field is not None else None
 
 
 def split_key(dotted: str) -> tuple[str, list[str]]:

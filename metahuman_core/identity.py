@@ -101,10 +101,14 @@ class PersonaStore:
             name, parts = parts[0], parts[1:]
         data = self.load(name)
         node: Any = data
-        for key in parts[:-1]:
+        for depth, key in enumerate(parts[:-1]):
             child = node.get(key) if isinstance(node, dict) else None
-            if child is None:
-                child = node[key] = {}
+            if child is None:  # a typo (`identiy.name`) would create a section nobody reads
+                where = ".".join(parts[:depth + 1])
+                raise ValidationFailed(
+                    f"{self.path(name)}: no section '{where}'",
+                    hint=f"existing: {', '.join(k for k, v in node.items() if isinstance(v, dict))}"
+                         f" (see: mh persona show --file {name})")
             if not isinstance(child, dict):
                 raise ValidationFailed(f"{self.path(name)}: field '{key}' is not an object")
             node = child
@@ -115,6 +119,9 @@ class PersonaStore:
                 f"refusing to replace it with a {type(value).__name__}")
         if name == "decision-rules" and parts[-1] in ("trustLevel", "trust_level"):
             validate_trust(value)
+        if name == "core" and parts in (["identity", "name"], ["identity", "humanName"]) \
+                and (not isinstance(value, str) or not value.strip()):
+            raise ValidationFailed(f"{self.path(name)}: field '{dotted}' needs a non-empty name")
         node[parts[-1]] = value
         self.save(name, data)
         return name, old

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -42,7 +43,14 @@ def count_pending_approvals(queue: Path) -> int:
 
 def collect_status(profile) -> dict[str, Any]:
     problems: list[str] = []
-    summary = profile.persona.summary()
+    try:
+        summary = profile.persona.summary()
+    except MHError as exc:  # a broken persona file is a problem to list, not a dead `mh status`
+        problems.append(exc.message)
+        summary = {"name": "", "role": "", "trustLevel": "observe", "coreValues": [],
+                   "shortTermGoals": [], "lastUpdated": None}
+        with contextlib.suppress(MHError):
+            summary["trustLevel"] = profile.persona.trust_level()
     try:
         model = active_model(profile)
         if model.get("problem"):
@@ -51,7 +59,7 @@ def collect_status(profile) -> dict[str, Any]:
     except MHError as exc:
         problems.append(str(exc))
         model_name = "unknown"
-    problems.extend(profile.config.validate_all())
+    problems.extend(p for p in profile.config.validate_all() if p not in problems)
     h = profile.home
     return {
         **summary,

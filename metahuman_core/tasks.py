@@ -150,7 +150,7 @@ class TaskStore:
             if task is not None:
                 found.append((task, path))
         if not found:
-            raise NotFound(f"task not found: {task_id}", hint="list tasks with: mh task --all")
+            raise NotFound(f"task not found: {task_id}", hint="list tasks with: mh task list --all")
         # After a crash mid-move both copies may exist: the later update wins.
         return max(found, key=lambda tp: str(tp[0].get("updated", "")))
 

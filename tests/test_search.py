@@ -173,3 +173,50 @@ def test_semantic_and_hybrid(profile, store):
     assert hyb[0].matched == "both"
     assert ids(search(profile, "garden", mode="semantic", type="journal")) == ["Wrote03"]
     assert index_for(profile).status()["embedded"] == 4
+
+
+# ------------------------------------------------------------------ common words at scale
+@pytest.fixture
+def crowd(profile, monkeypatch):
+    """13 memories sharing common words, oldest first; the index ranks at most 4 matches of a
+    query (ranking.WINDOW, ~1000 in real use), as if every word here were in thousands."""
+    from metahuman_core.search import ranking
+
+    monkeypatch.setattr(ranking, "WINDOW", 4)
+    s = MemoryStore(profile)
+    texts = ["Coffee on the beach in Zanzibar, a dream trip"] + [
+        f"Coffee on the beach with the team, day {i}" for i in range(2, 14)]
+    kinds = ["dream"] + ["observation"] * 12
+    for day, (text, kind) in enumerate(zip(texts, kinds), 1):
+        s.capture(text, type=kind, timestamp=datetime(2025, 10, day, 9, tzinfo=TZ))
+    return s
+
+
+def days(hits):
+    return [int(h.timestamp[8:10]) for h in hits]
+
+
+def test_common_words_rank_the_newest_matches(profile, crowd):
+    got = days(search(profile, "coffee beach", limit=3))
+    assert len(got) == 3 and set(got) <= {10, 11, 12, 13}       # newest window, best of it
+    assert days(search(profile, "coffee beach", limit=20)) != []  # limit > window: still works
+    assert len(search(profile, "coffee beach", limit=20)) == 13
+    assert days(search(profile, "coffee zanzibar")) == [1]      # a rare word: exact, old one found
+    assert days(search(profile, "coffee type:dream")) == [1]    # filters widen the window
+    assert search(profile, "coffee zebra") == []                # relevance floor unchanged
+
+
+def test_mixed_natural_query_ranks_the_rare_word_first(profile, crowd):
+    # no memory holds all four words: those holding half come back, the rare word's first,
+    # though the window of newest "coffee beach" matches does not reach back to it
+    got = days(search(profile, "zanzibar beach coffee holiday", limit=3))
+    assert got[0] == 1 and len(got) == 3 and set(got[1:]) <= {10, 11, 12, 13}
+    assert days(search(profile, "team beach coffee holiday", limit=2)) != [1]
+    assert search(profile, "zanzibar holiday zebra unicorn") == []  # one word of four: no hit
+
+
+def test_rebuild_indexes_in_time_order(profile, crowd):
+    idx = index_for(profile)
+    idx.rebuild()
+    stamps = [r[0] for r in idx.conn.execute("SELECT ts FROM docs ORDER BY rid")]
+    assert stamps == sorted(stamps)

@@ -3,6 +3,7 @@
 Relevance floor: keyword words are ANDed; a natural-language query that no memory matches in
 full falls back to OR, keeping only memories that hold at least half the words (and two of them).
 Semantic hits need cosine >= SEMANTIC_FLOOR. Below that: an empty list ("nothing found").
+Words found in thousands of memories are ranked among their newest matches only (ranking.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 from ..errors import ValidationFailed
 from .filters import time_clause
 from .index import Index
-from .query import Query, parse, quote
+from .query import Query, at_least, parse, quote
+from . import ranking
+from .ranking import PLAIN as _PLAIN, newest_bound, ranked as _ranked
 
 MODES = ("keyword", "semantic", "hybrid")
 HIGHLIGHT = ("[", "]")
@@ -72,33 +75,6 @@ def _filters(q: Query) -> tuple[list[str], list]:
     return where, args
 
 
-_BASE = "d.rid, d.id, d.dir, d.name, d.timestamp, d.type, d.tags, d.ino, d.mtime, d.size, "
-_COLS = _BASE + "snippet(fts, 0, ?, ?, '…', 24), fts.content"   # r[10] snippet, r[11] content, r[12] rank
-_PLAIN = _BASE + "NULL, fts.content"
-
-
-_BM25 = "bm25(fts, 1.0, 0.5, 2.0, 2.0)"   # content, response, tags, entities
-
-
-def _ranked(conn, match: str, where: list[str], args: list, limit: int, hl) -> list[tuple]:
-    """Best `limit` matches. Without filters, rank in FTS alone first and join only the winners
-    (joining every match to docs before sorting costs twice as much on common words)."""
-    if where:
-        cond = " AND ".join(["fts MATCH ?"] + where)
-        return conn.execute(f"SELECT {_COLS}, {_BM25} AS r FROM fts JOIN docs d ON "
-                            f"d.rid=fts.rowid WHERE {cond} ORDER BY r LIMIT ?",
-                            (*hl, match, *args, limit)).fetchall()
-    top = conn.execute(f"SELECT rowid, {_BM25} AS r FROM fts WHERE fts MATCH ? ORDER BY r LIMIT ?",
-                       (match, limit)).fetchall()
-    if not top:
-        return []
-    marks = ",".join("?" * len(top))
-    rows = {r[0]: r for r in conn.execute(
-        f"SELECT {_COLS} FROM fts JOIN docs d ON d.rid=fts.rowid "
-        f"WHERE fts MATCH ? AND fts.rowid IN ({marks})", (*hl, match, *[t[0] for t in top]))}
-    return [(*rows[rid], r) for rid, r in top if rid in rows]
-
-
 def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
              hl: tuple[str, str]) -> list[tuple]:
     conn = idx.conn
@@ -108,11 +84,15 @@ def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
         return rows
     # OR fallback for natural-language queries: keep memories holding >= half the words.
     ors = [quote(w) + (" *" if w in q.prefixes else "") for w in words]
-    match = " NOT ".join([f"({' OR '.join(ors)})"] + [quote(x) for x in q.excluded])
+    need = max(2, math.ceil(len(words) / 2))
+    nots = [quote(x) for x in q.excluded]
+    enough = at_least(ors, need)
+    if enough is not None:   # the index applies the floor itself: rank only those memories
+        return _enough(conn, f"({enough})", ors, nots, where, args, limit, hl)
+    match = " NOT ".join([f"({' OR '.join(ors)})"] + nots)
     rows = _ranked(conn, match, where, args, max(limit * 20, 200), hl)
     if not rows:
         return rows
-    need = max(2, math.ceil(len(words) / 2))
     rids = [r[0] for r in rows]
     marks = ",".join("?" * len(rids))
     held = {rid: 0 for rid in rids}
@@ -121,6 +101,23 @@ def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
                                    (w, *rids)):
             held[rid] += 1
     return [r for r in rows if held[r[0]] >= need][:limit]
+
+
+def _enough(conn, enough: str, ors: list[str], nots: list[str], where: list[str], args: list,
+            limit: int, hl) -> list[tuple]:
+    """Memories holding enough of the words. Those holding one of the rarer words (at most
+    WINDOW matches) come first, all of them ranked: the window of newest matches must not
+    hide an old memory that names the specific thing asked about behind common words."""
+    rare = [o for o in ors if newest_bound(conn, o, ranking.WINDOW) is None]
+    rows: list[tuple] = []
+    if 0 < len(rare) < len(ors):
+        rows = _ranked(conn, " NOT ".join([f"{enough} AND ({' OR '.join(rare)})"] + nots),
+                       where, args, limit, hl)
+    if len(rows) < limit:
+        seen = {r[0] for r in rows}
+        more = _ranked(conn, " NOT ".join([enough] + nots), where, args, limit + len(rows), hl)
+        rows += [r for r in more if r[0] not in seen]
+    return rows[:limit]
 
 
 def _recent(idx: Index, where: list[str], args: list, limit: int) -> list[tuple]:

@@ -259,7 +259,7 @@ class Index:
                 changed.append(name)
         removed = [known[n][0] for n in known if n not in seen]
         loaded = []
-        for name in changed:
+        for name in sorted(changed):   # id (= time) order: rowids follow time (ranking.py)
             path = folder / name
             try:
                 st = path.stat()

@@ -57,6 +57,18 @@ class Query:
         return " ".join(self.terms + self.phrases + self.prefixes + self.entities)
 
 
+def at_least(parts: list[str], need: int, most: int = 20) -> str | None:
+    """FTS5 expression matching rows that hold at least `need` of `parts` (FTS expressions):
+    an OR of every `need`-sized AND group, so the index itself applies the "half the words"
+    floor. None when that takes more than `most` groups (the caller filters afterwards)."""
+    from itertools import combinations
+    from math import comb
+
+    if not 0 < need <= len(parts) or comb(len(parts), need) > most:
+        return None
+    return " OR ".join("(" + " AND ".join(g) + ")" for g in combinations(parts, need))
+
+
 def quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 

@@ -126,9 +126,12 @@ def invoke(profile, skill: Skill, model: BaseModel, *, actor: str, trust: str, y
         return _deny(profile, skill.id, clean, actor, trust, yolo, exc.message, sandbox=True,
                      extra={"approval_id": approval_id} if approval_id else None)
     except MHError as exc:
-        _audit(profile, events.SKILL_FAILED, actor, {**base, "error": exc.message}, level="warn")
+        # ValidationFailed from inside the skill (a due date of 2025-02-30) is still bad input
+        kind = "bad_args" if isinstance(exc, ValidationFailed) else "failed"
+        _audit(profile, events.SKILL_FAILED, actor,
+               {**base, "error": exc.message, "stage": kind}, level="warn")
         return Outcome("error", skill.id, clean, decision, reason, error=str(exc),
-                       approval_id=approval_id, error_type="failed", trust=trust, yolo=yolo)
+                       approval_id=approval_id, error_type=kind, trust=trust, yolo=yolo)
     except Exception as exc:  # a bug or an OS error: report it honestly, never as success
         message = f"{skill.id} failed: {type(exc).__name__}: {exc}"
         _audit(profile, events.SKILL_FAILED, actor, {**base, "error": message}, level="error")

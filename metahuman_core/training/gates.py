@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from .. import clock, events
-from ..errors import CorruptFile, MHError, NotFound
+from ..errors import CorruptFile, MHError, NotFound, ValidationFailed
 from ..storage import atomic_write_json, holder_pid, read_json_or
 from . import runs
 
@@ -94,7 +94,8 @@ def approve(profile, label: str, *, notes: str | None = None, actor: str = "cli"
 
 def reject(profile, label: str, *, reason: str, actor: str = "cli") -> dict:
     if not reason or not reason.strip():
-        raise GateError("a rejection needs a reason", hint='mh adapter reject DATE --reason "…"')
+        raise ValidationFailed("a rejection needs a reason (--reason is empty)",
+                               hint='mh adapter reject DATE --reason "…"')
     state = dataset_state(profile, label)
     if state["status"] in ("trained", "evaluated", "active"):
         raise GateError(f"dataset {label} is already {state['status']}; rejecting it now would "

@@ -222,7 +222,7 @@ def _register_boredom(app: typer.Typer) -> None:
         """Set the level; it must name an interval (or be off)."""
         _set("boredom.level", name)
 
-    @bored.command("interval")
+    @bored.command("interval", context_settings={"ignore_unknown_options": True})  # -1 = off
     def interval(name: str = typer.Argument(..., help="Level name, e.g. custom."),
                  seconds: int = typer.Argument(..., help="Seconds between reflections; -1 = off.")) -> None:
         """Set (or add) the interval of a level, e.g. `mh boredom interval custom 120`."""

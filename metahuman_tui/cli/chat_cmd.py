@@ -67,8 +67,10 @@ def _set_trust(prof, level: str) -> str:
 def _use_model(prof, name: str, force: bool = False) -> str:
     from metahuman_core import events
     from metahuman_core.active_model import active_model
+    from metahuman_core.config import validate_model_name
     from metahuman_core.llm import LLMError, get_backend
 
+    validate_model_name(name)  # before asking the server about it
     backend = get_backend(prof)
     try:
         present = backend.has_model(name)
@@ -259,7 +261,7 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="The run result as JSON."),
         resume: str = typer.Option(None, "--resume", help="Continue a run that waited for an "
                                                           "approval (RUN id or 'last')."),
-        wait: float = typer.Option(None, "--wait", help="Seconds to wait for an approval before "
+        wait: float = typer.Option(None, "--wait", min=0, help="Seconds to wait for an approval before "
                                                         "pausing (default: operator.approvalWaitSeconds)."),
         fresh: bool = typer.Option(False, "--fresh", help="Start anew even if a run with the same "
                                                          "goal waits for an approval."),

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(cfg, name="config")
 
     @cfg.command("show")
-    def show(name: str = typer.Argument(None, help="Config name, e.g. boredom (default: all).")) -> None:
+    def show(name: str = typer.Argument(None, help="Config name, e.g. boredom (default: all)."),
+             json_out: bool = typer.Option(True, "--json", hidden=True,
+                                           help="Accepted for symmetry: the output is JSON.")) -> None:
         """Print the effective config (file values + defaults) as JSON."""
         from metahuman_core.config import MODELS
 
@@ -29,7 +31,7 @@ def register(app: typer.Typer) -> None:
         value = common.profile().config.get_value(key)
         common.echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
-    @cfg.command("set")
+    @cfg.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -1
     def set_(key: str = typer.Argument(..., help="NAME.key, e.g. boredom.level"),
              value: str = typer.Argument(..., help="JSON value or plain string")) -> None:
         """Set one value. The whole file is validated first; on error nothing is written (exit 2)."""

@@ -16,6 +16,8 @@ def register(app: typer.Typer) -> None:
         from metahuman_core.paths import resolve_home
         from metahuman_core.profile import init_profile
 
+        if path is not None and not path.strip():
+            common.fail("PATH is empty", 2, hint="mh init ~/twin (or no PATH for the default home)")
         root = Path(path).expanduser().resolve() if path else resolve_home(common.STATE.home)
         if root.exists() and not root.is_dir():
             common.fail(f"{root}: exists and is not a directory", 2)
@@ -36,8 +38,8 @@ def register(app: typer.Typer) -> None:
         if json_out:
             common.emit_json(data)
             return
-        common.echo(f"Name:        {data['name']}")
-        common.echo(f"Role:        {data['role']}")
+        common.echo(f"Name:        {data['name'] or '-'}")
+        common.echo(f"Role:        {data['role'] or '-'}")
         common.echo(f"Trust level: {data['trustLevel']}")
         common.echo("Core values:")
         for i, v in enumerate(data["coreValues"], 1):

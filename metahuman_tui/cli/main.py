@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
+import typer.core
 
 from metahuman_core import __version__
-from metahuman_core.errors import MHError
+from metahuman_core.errors import ConfigError, CorruptFile, MHError
 
 from . import common
+
+# We print plain help (rich_markup_mode=None), but typer escapes "[default: …]" for Rich whenever
+# Rich is installed, so every help showed "\[required]". Plain mode needs no escaping.
+typer.core.HAS_RICH = False
 
 # Each module defines register(app). Order = order in `mh --help`.
 COMMAND_MODULES = (
@@ -69,8 +75,13 @@ def run() -> None:
         rc = app(standalone_mode=False)
     except MHError as exc:
         typer.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            typer.echo(f"  hint: {exc.hint}", err=True)
+        hint = exc.hint
+        if not hint and isinstance(exc, CorruptFile):
+            hint = "fix the file by hand (or move it aside)"
+        elif not hint and isinstance(exc, ConfigError):
+            hint = "fix the file by hand; `mh config check` lists every config problem"
+        if hint:
+            typer.echo(f"  hint: {hint}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -84,7 +95,17 @@ def run() -> None:
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get("MH_DEBUG"):
+            raise
+        # The contract: one line, never a traceback. An OSError is the machine's problem (disk
+        # full, permissions); anything else is our bug, and MH_DEBUG=1 shows where it happened.
+        if isinstance(exc, OSError):
+            typer.echo(f"error: {exc}", err=True)
+        else:
+            typer.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+            typer.echo("  hint: this is a bug; run again with MH_DEBUG=1 for the traceback",
+                       err=True)
+        sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

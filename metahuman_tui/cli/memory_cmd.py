@@ -55,13 +55,16 @@ def register(app: typer.Typer) -> None:
         tag: str = typer.Option(None, "--tag", "-t", help="Only memories with this tag."),
         after: str = typer.Option(None, "--after", help="On or after YYYY-MM-DD (or ISO date-time)."),
         before: str = typer.Option(None, "--before", help="Before YYYY-MM-DD (or ISO date-time)."),
-        limit: int = typer.Option(10, "--limit", "-n", min=1, help="At most N results."),
+        limit: int = typer.Option(10, "--limit", "-n", min=1, max=10_000, help="At most N results."),
         mode: str = typer.Option("keyword", "--mode", "-m", help="keyword | semantic | hybrid"),
         json_out: bool = typer.Option(False, "--json", help="Results as a JSON array."),
     ) -> None:
         """Search memories (BM25 over content, tags and entities; optional embeddings)."""
         from metahuman_core.search.engine import index_for, search as run_search
 
+        if not " ".join(query).strip() and not (type_ or tag or after or before):
+            common.fail("QUERY is empty", 2,
+                        hint="mh search 'sarah \"project plan\" tag:work', or list: mh memory list")
         prof = common.profile()
         if mode in ("semantic", "hybrid"):
             from metahuman_core.search import embedder, semantic
@@ -201,7 +204,8 @@ def register(app: typer.Typer) -> None:
         tag: str = typer.Option(None, "--tag", "-t", help="Only this tag."),
         after: str = typer.Option(None, "--after", help="On or after YYYY-MM-DD."),
         before: str = typer.Option(None, "--before", help="Before YYYY-MM-DD."),
-        limit: int = typer.Option(20, "--limit", "-n", min=1, help="At most N (newest first)."),
+        limit: int = typer.Option(20, "--limit", "-n", min=1, max=1_000_000,
+                                 help="At most N (newest first)."),
         json_out: bool = typer.Option(False, "--json", help="Records as a JSON array."),
     ) -> None:
         """List memories, newest first."""
@@ -219,6 +223,12 @@ def register(app: typer.Typer) -> None:
             common.echo(f"    {_one_line(rec.get('content', ''), 110)}")
         for path, reason in store.corrupt:
             common.echo(f"warning: skipped {store.relpath(path)}: {reason}", err=True)
+        bad = [b for b in store.index.status().get("corrupt") or []
+               if (store.root / b["path"]).exists()]
+        if bad and not store.corrupt:  # the index skipped them before list() could see them
+            common.echo(f"warning: {len(bad)} unreadable memory file(s) not listed "
+                        f"(first: {bad[0]['path']}: {bad[0]['reason']}); see: mh index status",
+                        err=True)
 
     @mem.command("delete")
     def delete(memory_id: str = typer.Argument(..., help="evt-YYYYMMDD-HHMMSS-slug"),
@@ -226,9 +236,14 @@ def register(app: typer.Typer) -> None:
         """Delete one memory file (audited)."""
         from metahuman_core.memory.store import MemoryStore
 
+        from metahuman_core.errors import CorruptFile
+
         store = MemoryStore(common.profile())
-        rec = store.get(memory_id)
-        if not yes and not typer.confirm(f"Delete {memory_id} ({_one_line(rec['content'], 60)})?"):
+        try:
+            what = _one_line(store.get(memory_id).get("content", ""), 60)
+        except CorruptFile as exc:  # a broken file must still be removable from here
+            what = f"unreadable: {exc.reason}"
+        if not yes and not typer.confirm(f"Delete {memory_id} ({what})?"):
             common.fail("not deleted", 1)
         store.delete(memory_id, actor=common.ACTOR)
         common.echo(f"Deleted {memory_id}")
