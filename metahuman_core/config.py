@@ -80,8 +80,8 @@ class BoredomConfig(_Model):
     def _intervals(cls, value: dict[str, int]) -> dict[str, int]:
         for key, seconds in value.items():
             if seconds != -1 and not 1 <= seconds <= MAX_INTERVAL:
-                raise ValueError(f"interval {key!r} must be 1..{MAX_INTERVAL} seconds or -1 "
-                                 f"(off), got {seconds}")
+                raise ValueError(f"interval {key!r} must be >= 1 second and <= {MAX_INTERVAL} "
+                                 f"(a year), or -1 (off), got {seconds}")
         return value
 
     @model_validator(mode="after")
@@ -358,11 +358,9 @@ class ConfigStore:
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model a field holds (unwrapping `X | None`), else None (free-form)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
+    for t in (annotation, *(getattr(annotation, "__args__", None) or ())):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
     return None
 
 
@@ -372,22 +370,13 @@ def check_known_key(model: type[BaseModel], keys: list[str], raw: Any, path: Pat
     `tui.keys`, `training.trainer`) are fine."""
     node: type[BaseModel] | None = model
     for depth, key in enumerate(keys):
-        if isinstance(raw, dict) and key in raw:
-            raw = raw[key]
-        else:
-            raw = None
-            if node is not None:
-                fields = {**{f.alias: f for f in node.model_fields.values() if f.alias},
-                          **node.model_fields}
-                if key not in fields:
-                    where = ".".join(keys[:depth + 1])
-                    raise ValidationFailed(
-                        f"{path}: unknown field '{where}'",
-                        hint="known here: " + ", ".join(node.model_fields))
+        raw = raw.get(key) if isinstance(raw, dict) else None
         if node is None:
             continue
-        field = node.model_fields.get(key) or next(
-            (f for f in node.model_fields.values() if f.alias == key), None)
+        field = next((f for n, f in node.model_fields.items() if key in (n, f.alias)), None)
+        if field is None and raw is None:
+            raise ValidationFailed(f"{path}: unknown field '{'.'.join(keys[:depth + 1])}'",
+                                   hint="known here: " + ", ".join(node.model_fields))
         node = _model_of(field.annotation) if field is not None else None
 
 

@@ -201,11 +201,15 @@ def test_boredom_cli(home, mh, profile):
     assert profile.config.get("boredom").level == "custom"       # nothing written
     bad = mh("boredom", "interval", "custom", "0")
     assert bad.returncode == 2 and "interval 'custom' must be >= 1" in bad.stderr
+    off = mh("boredom", "interval", "low", "-1")                 # the documented "off" value
+    assert off.returncode == 0, off.stderr
+    assert profile.config.get("boredom").intervals["low"] == -1
     text = mh("boredom", "show").stdout
     assert "level: custom (every 7 s)" in text
     changes = [e for e in all_entries(profile)
                if e["event"] == "config_changed"]
-    assert [c["details"]["key"] for c in changes] == ["boredom.intervals.custom", "boredom.level"]
+    assert [c["details"]["key"] for c in changes] == ["boredom.intervals.custom", "boredom.level",
+                                                       "boredom.intervals.low"]
 
 
 class NotDue(Agent):

@@ -56,3 +56,30 @@ def test_home_resolution_order(tmp_path):
 def test_usage_error_exit_2(mh):
     assert mh("audit", "--level").returncode == 2
     assert mh("no-such-command").returncode == 2
+
+
+def test_qa_help_has_no_markup_escapes(mh):
+    r = mh("capture", "--help")
+    assert r.returncode == 0 and "[required]" in r.stdout and "\\[" not in r.stdout
+
+
+def test_qa_broken_persona_is_a_status_problem_not_a_crash(mh, home):
+    (home / "persona/core.json").write_text('{"identity": {"name": "A",}')
+    r = mh("status")
+    assert r.returncode == 0, r.stderr
+    assert "Problems:" in r.stdout and "persona/core.json: corrupt JSON" in r.stdout
+    r = mh("persona", "show")
+    assert r.returncode == 1 and "core.json" in r.stderr and "hint: fix the file" in r.stderr
+    assert mh("init", "").returncode == 2
+
+
+def test_qa_unexpected_errors_are_one_line_not_a_traceback(home):
+    import subprocess, sys
+    from tests.conftest import REPO
+    code = ("import sys, metahuman_core.status as s, metahuman_tui.cli.main as m\n"
+            "s.collect_status = lambda p: 1 / 0\nsys.argv = ['mh', 'status']\nm.run()\n")
+    env = {**os.environ, "MH_HOME": str(home), "PYTHONPATH": str(REPO)}
+    env.pop("MH_DEBUG", None)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "internal error: ZeroDivisionError" in r.stderr and "MH_DEBUG=1" in r.stderr

@@ -86,3 +86,40 @@ def test_cli_config_set_invalid_exit_2_file_identical(mh, home):
     assert r.returncode == 0, r.stderr
     assert mh("config", "get", "boredom.level").stdout.strip() == "custom"
     assert "config_changed" in mh("audit", "--event", "config_changed").stdout
+
+
+def test_set_refuses_unknown_keys_but_not_free_form_maps(profile):
+    path = profile.home.config_file("boredom")
+    before = path.read_bytes()
+    with pytest.raises(ValidationFailed, match=r"boredom.json: unknown field 'levle'"):
+        profile.config.set_value("boredom.levle", "high")
+    with pytest.raises(ValidationFailed, match=r"unknown field 'remote.gpuType'"):
+        profile.config.set_value("training.remote.gpuType", "A40")
+    assert path.read_bytes() == before
+    profile.config.set_value("boredom.intervals.mine", 30)         # intervals: any level name
+    profile.config.set_value("training.trainer.threads", 2)        # passed through to the trainer
+    raw = json.loads(profile.home.config_file("sleep").read_text())
+    raw["myOwnKey"] = 1
+    profile.home.config_file("sleep").write_text(json.dumps(raw))
+    profile.config.set_value("sleep.myOwnKey", 2)                   # already in the file: yours
+
+
+def test_seed_example_keeps_the_builtin_levels(profile):
+    profile.home.config_file("boredom").write_text(SEED_BOREDOM)
+    cfg = profile.config.get("boredom")
+    assert cfg.intervals["custom"] == 120 and cfg.intervals["high"] == 60
+    profile.config.set_value("boredom.level", "high")
+    assert profile.config.get("boredom").interval_seconds() == 60
+
+
+def test_cli_config_qa_values(mh, home):
+    r = mh("config", "set", "boredom.intervals.custom", "-1")       # -1 = off, not an option
+    assert r.returncode == 0, r.stderr
+    assert json.loads(mh("config", "show", "boredom", "--json").stdout)["intervals"]["custom"] == -1
+    before = {p.name: p.read_bytes() for p in (home / "etc").glob("*.json")}
+    for key, value in (("boredom.intervals.high", "99999999999999999999999"),
+                       ("agent.model", ""), ("agent.model", "two words"), ("boredom.nope", "3")):
+        r = mh("config", "set", key, value)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (key, r.stderr)
+    assert mh("model", "use", "").returncode == 2
+    assert {p.name: p.read_bytes() for p in (home / "etc").glob("*.json")} == before

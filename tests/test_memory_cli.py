@@ -87,3 +87,39 @@ def test_persona(mh, home):
     assert r.returncode == 2 and "identity" in r.stderr
     log = (home / "logs/audit").glob("*.ndjson")
     assert any('"persona_changed"' in p.read_text() for p in log)
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "logs" not in p.parts and "index" not in p.parts}
+
+
+def test_qa_bad_input_is_refused_cleanly(mh, home):
+    """QA pass: huge limits, empty queries, typo'd persona sections and empty names are exit 2
+    with a one-line error, never a traceback, and nothing changes on disk."""
+    before = _tree(home)
+    for args in (("memory", "list", "--limit", "99999999999999999999"),
+                 ("search", "x", "--limit", "99999999999999999999"),
+                 ("search", ""),
+                 ("persona", "set", "identiy.name", "Greg"),
+                 ("persona", "set", "identity.name", " ")):
+        r = mh(*args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (args, r.stderr)
+    assert "no section 'identiy'" in mh("persona", "set", "identiy.name", "G").stderr
+    assert _tree(home) == before
+    r = mh("task", "show", "task-20991231-000000")
+    assert r.returncode == 1 and "mh task list --all" in r.stderr
+
+
+def test_qa_corrupt_memory_is_reported_and_deletable(mh, home):
+    bad = home / "memory/episodic/2025/evt-20250101-000000-bad.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"content": ')
+    mh("capture", "fine", env=NOW)
+    r = mh("memory", "list")
+    assert r.returncode == 0 and "fine" in r.stdout
+    assert "1 unreadable memory file(s)" in r.stderr and "evt-20250101-000000-bad" in r.stderr
+    r = mh("memory", "delete", "evt-20250101-000000-bad", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert not bad.exists()
+    assert "unreadable" not in mh("memory", "list").stderr

@@ -36,6 +36,9 @@ def test_skill_run_exit_codes(mh, home):
     assert mh("skill", "run", "fs_read", "--args", '["x"]').returncode == 2
     assert mh("skill", "run", "bogus").returncode == 2
     assert mh("skill", "run", "fs_read", "--actor", "root").returncode == 2
+    bad_due = mh("skill", "run", "task_create", "--args", '{"title": "t", "due": "2025-02-30"}')
+    assert bad_due.returncode == 2 and "2025-02-30" in bad_due.stderr   # bad input, not a failure
+    assert not list((home / "memory/tasks/active").glob("*.json"))
     as_json = mh("skill", "run", "fs_delete", "--args", '{"path": "out/h.txt"}', "--actor", "agent",
                  "--json")
     data = json.loads(as_json.stdout)

@@ -226,6 +226,8 @@ def test_manual_approve_and_reject(profile, fixed_clock):
         gates.approve(profile, res.label)
     with pytest.raises(gates.GateError):
         gates.require_approved(profile, res.label)
+    with pytest.raises(ValidationFailed, match="needs a reason"):   # exit 2: bad input
+        gates.reject(profile, res.label, reason="  ")
     evs = audit_events(profile)
     assert "lora_dataset_approved" in evs and "lora_dataset_rejected" in evs
 
