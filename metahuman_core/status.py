@@ -61,11 +61,20 @@ def collect_status(profile) -> dict[str, Any]:
         model_name = "unknown"
     problems.extend(p for p in profile.config.validate_all() if p not in problems)
     h = profile.home
+    try:  # the index knows valid memories (unreadable files are reported, not counted)
+        import sqlite3
+
+        from .memory import MemoryStore
+
+        memories = MemoryStore(profile).count()
+    except (MHError, OSError, sqlite3.Error) as exc:
+        problems.append(f"memory index: {exc}; counting files instead")
+        memories = _count_json(h.episodic, recursive=True)
     return {
         **summary,
         "home": str(profile.root),
         "counts": {
-            "memories": _count_json(h.episodic, recursive=True),
+            "memories": memories,
             "activeTasks": _count_json(h.tasks_active),
             "completedTasks": _count_json(h.tasks_completed),
             "pendingApprovals": count_pending_approvals(h.approval_queue),

@@ -166,6 +166,21 @@ def test_ingest_paths_copies_without_overwriting(profile, tmp_path, fixed_clock)
     assert process_inbox(profile)["memories"] == 2
 
 
+def test_binary_files_in_a_folder_are_left_out(profile, tmp_path, fixed_clock):
+    src = tmp_path / "mixed"
+    src.mkdir()
+    (src / "notes.txt").write_text("Kept")
+    (src / "photo.jpg").write_bytes(b"\xff\xd8\xff\x00\x10JFIF")
+    skipped: list = []
+    out = ingest_paths(profile, [src], skipped=skipped)
+    assert [p.name for p in out] == ["notes.txt"]
+    assert [p.name for p in skipped] == ["photo.jpg"]
+    # named explicitly, it is queued and ends in _failed/ with its reason
+    out = ingest_paths(profile, [src / "photo.jpg"])
+    assert [p.name for p in out] == ["photo.jpg"]
+    assert process_inbox(profile, settle_s=0)["failed"] == 1
+
+
 # ------------------------------------------------------------------ chunking
 def test_chunking_keeps_paragraphs_and_code_together():
     text = "Intro para.\n\n```\ncode\n\nmore code\n```\n\n## Next\n\nBody."

@@ -123,3 +123,8 @@ def test_qa_corrupt_memory_is_reported_and_deletable(mh, home):
     assert r.returncode == 0, r.stderr
     assert not bad.exists()
     assert "unreadable" not in mh("memory", "list").stderr
+    from metahuman_core.profile import Profile
+    from metahuman_core.search import index_for
+
+    idx = index_for(Profile(home))
+    assert not idx.conn.execute("SELECT count(*) FROM bad").fetchone()[0]  # no stale entry

@@ -102,12 +102,27 @@ def _read_lines(path: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- copying files in
-def ingest_paths(profile, paths: list[Path], *, actor: str = "human") -> list[Path]:
-    """Copy files (a folder: its top-level files) into memory/inbox/. Returns the inbox paths."""
+def _looks_binary(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return b"\0" in fh.read(8192)
+
+
+def ingest_paths(profile, paths: list[Path], *, actor: str = "human",
+                 skipped: list[Path] | None = None) -> list[Path]:
+    """Copy files (a folder: its top-level files) into memory/inbox/. Returns the inbox paths.
+
+    From a folder, binary files (a NUL byte in the first 8 KiB) are left where they are and
+    appended to `skipped`; a file named explicitly is always queued (and, if unreadable, ends in
+    _failed/ with its reason when imported)."""
     sources: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            sources += sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith("."))
+            for c in sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith(".")):
+                if _looks_binary(c):
+                    if skipped is not None:
+                        skipped.append(c)
+                    continue
+                sources.append(c)
         elif p.is_file():
             sources.append(p)
         else:

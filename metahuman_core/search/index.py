@@ -181,6 +181,8 @@ class Index:
             rids = [r[0] for r in conn.execute("SELECT rid FROM docs WHERE id=?", (memory_id,))]
             for rid in rids:
                 _drop(conn, rid)
+            # an unreadable file deleted through the store leaves the "bad" list too
+            conn.execute("DELETE FROM bad WHERE name=?", (f"{memory_id}.json",))
             self._explain(conn, dirs_before)
         return len(rids)
 

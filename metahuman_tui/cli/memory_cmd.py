@@ -161,8 +161,11 @@ def register(app: typer.Typer) -> None:
         prof = common.profile()
         if not paths and not now:
             common.fail("give files or folders to ingest, or --now to import the inbox", 2)
-        queued = ingest_paths(prof, [Path(p) for p in paths or []], actor=common.ACTOR)
-        result: dict = {"queued": [str(p.relative_to(prof.root)) for p in queued]}
+        binary: list[Path] = []
+        queued = ingest_paths(prof, [Path(p) for p in paths or []], actor=common.ACTOR,
+                              skipped=binary)
+        result: dict = {"queued": [str(p.relative_to(prof.root)) for p in queued],
+                        "skippedBinary": [str(p) for p in binary]}
         if now:
             result.update(process_inbox(prof, actor=common.ACTOR, settle_s=0))
         if json_out:
@@ -170,6 +173,8 @@ def register(app: typer.Typer) -> None:
             return
         if paths:
             common.echo(f"Queued {len(queued)} file(s) in memory/inbox/")
+            if binary:
+                common.echo(f"Left {len(binary)} binary file(s) where they are, e.g. {binary[0]}")
         if now:
             common.echo(f"Imported {result['files']} file(s) as {result['memories']} memories; "
                         f"{result['failed']} failed (see memory/inbox/_failed/), "
