@@ -69,12 +69,18 @@ class AuditLog:
         self._head_fd: int | None = None
         self._day_fd: int | None = None
         self._day: str | None = None
+        self._pid = os.getpid()
 
     # ------------------------------------------------------------------ writing
     def day_path(self, date: str) -> Path:
         return self.dir / f"{date}.ndjson"
 
     def _open_head(self) -> int:
+        if self._pid != os.getpid():
+            # forked: flock is shared by the open file description, so a child must not use the
+            # parent's descriptors or both would "hold" the lock at once
+            self._head_fd = self._day_fd = self._day = None
+            self._pid = os.getpid()
         if self._head_fd is None:
             self.dir.mkdir(parents=True, exist_ok=True)
             self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -67,6 +67,29 @@ def test_tampering_is_detected(filled, name, mutate, line, fragment):
     assert fragment in r.stderr, (name, r.stderr)
 
 
+def test_a_forked_child_does_not_share_the_parents_lock(home):
+    """AuditLog objects used before a fork keep working in both processes without a torn chain."""
+    log = Profile(home).audit
+    log.append("before_fork")
+    ctx = multiprocessing.get_context("fork")
+
+    def child():
+        for i in range(300):
+            log.append("child", details={"i": i})
+
+    procs = [ctx.Process(target=child) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for i in range(300):
+        log.append("parent", details={"i": i})
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    res = log.verify(all_days=True)
+    assert res.ok, res.first_problem()
+    assert res.checked == 1 + 1 + 4 * 300  # system_init + before_fork + appends
+
+
 def test_cross_day_chain_and_verify_all(home, fixed_clock):
     log = Profile(home).audit
     for day in range(3):
