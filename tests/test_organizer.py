@@ -4,15 +4,19 @@ and the skip when no model is reachable (nothing is marked processed without an 
 from __future__ import annotations
 
 import json
+import os
+from datetime import datetime, timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from metahuman_core.agents.organizer import (SCHEMA, Organizer, clean_labels, memory_stats,
                                              merge)
 from metahuman_core.agents.records import AgentLog
 from metahuman_core.agents.runner import Context
 from metahuman_core.memory import MemoryStore
+from metahuman_core.search import index_for
+from tests.conftest import FIXED_NOW
 from tests.fakes.fake_ollama import FakeOllama
 
 
@@ -173,3 +177,125 @@ def test_a_memory_that_cannot_be_saved_is_quarantined_not_fatal(profile, fixed_c
     assert store.get(good["id"])["metadata"]["processed"] is True
     meta = store.get(bad["id"])["metadata"]
     assert meta["organizerFailed"] is True and "cannot save" in meta["organizer"]["lastError"]
+
+
+# ---------------------------------------------------------------------------- state from the index
+def _save_by_hand(path, data, *, in_place: bool) -> None:
+    """A person's edit: an editor that renames a new file over the old one, or writes in place."""
+    if in_place:
+        with open(path, "r+") as fh:
+            fh.write(json.dumps(data))
+            fh.truncate()
+    else:
+        tmp = path.with_name(".edit.tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+
+
+def test_hand_edited_state_is_counted(profile, fixed_clock, mh):
+    store = MemoryStore(profile)
+    a, b, c = (store.capture(f"memory {n}") for n in "abc")
+    assert memory_stats(profile)["unprocessed"] == 3
+    path = store.path_of(a["id"])
+    data = json.loads(path.read_text())
+    data["metadata"]["processed"] = True
+    _save_by_hand(path, data, in_place=False)                 # seen by the cheap sync at once
+    assert memory_stats(profile)["processed"] == 1
+    path = store.path_of(b["id"])
+    data = json.loads(path.read_text())
+    data["metadata"]["organizerFailed"] = True
+    _save_by_hand(path, data, in_place=True)                  # same inode, folder unchanged
+    assert memory_stats(profile, full=True)["failed"] == 1    # `monitor --refresh` / full sweep
+    out = json.loads(mh("agent", "monitor", "--json").stdout)
+    assert (out["total"], out["processed"], out["failed"], out["unprocessed"]) == (3, 1, 1, 1)
+    text = mh("agent", "monitor", "--refresh").stdout
+    assert "Total memories: 3" in text and "Unprocessed:    1" in text
+    store.update(c["id"], {"metadata": {"processed": True}})   # through the store: reindexed
+    assert memory_stats(profile)["completion"] == pytest.approx(66.7)
+
+
+def test_organizer_takes_candidates_newest_first_and_heals_a_stale_index(profile, fixed_clock,
+                                                                          ollama):
+    profile.config.set_value("agent.organizer", {"batchSize": 1})
+    store = MemoryStore(profile)
+    old = store.capture("The older memory")
+    fixed_clock.advance(60)
+    new = store.capture("The newer memory")
+    path = store.path_of(new["id"])
+    data = json.loads(path.read_text())
+    data["metadata"]["processed"] = True
+    _save_by_hand(path, data, in_place=True)                  # the index still says pending
+    ollama.script([reply(["old"], [])])
+    first = Organizer().cycle(ctx(profile))
+    assert first.counts["processed"] == 0 and ollama.chat_requests() == []   # file wins
+    second = Organizer().cycle(ctx(profile))                  # the index was corrected
+    assert second.counts == {"candidates": 1, "processed": 1, "errors": 0, "quarantined": 0}
+    assert store.get(old["id"])["tags"] == ["old"]
+    assert memory_stats(profile)["processed"] == 2
+
+
+def _expected(record: dict, now) -> str:
+    """The states as the spec words them, judged file by file (the reference for the index)."""
+    meta = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    if meta.get("processed") is True:
+        return "processed"
+    if meta.get("organizerFailed") is True:
+        return "failed"
+    org = meta.get("organizer") if isinstance(meta.get("organizer"), dict) else {}
+    when = org.get("nextTryAt")
+    if isinstance(when, str):
+        try:
+            if datetime.fromisoformat(when) > now:
+                return "waiting"
+        except ValueError:
+            pass
+    return "pending"
+
+
+def _at(seconds: int) -> str:
+    return (FIXED_NOW + timedelta(seconds=seconds)).isoformat()
+
+
+_SOON, _PAST = st.integers(0, 7200).map(_at), st.integers(-7200, 0).map(_at)  # 0: due exactly now
+_RETRY = st.fixed_dictionaries({"attempts": st.integers(1, 5), "nextTryAt": _SOON})
+_META = st.one_of(   # every state, and look-alikes ("true", 1, "yes", bad times), often enough
+    st.sampled_from([None, "not a dict", {}, {"processed": "true"}, {"processed": 1},
+                     {"organizerFailed": "yes"}, {"organizer": []},
+                     {"organizer": {"nextTryAt": "garbage"}}, {"organizer": {"nextTryAt": 5}}]),
+    st.fixed_dictionaries({"processed": st.just(True)}, optional={
+        "organizerFailed": st.booleans(), "organizer": _RETRY}),
+    st.fixed_dictionaries({"processed": st.just(False), "organizerFailed": st.just(True)},
+                          optional={"organizer": _RETRY}),
+    st.fixed_dictionaries({"processed": st.just(False), "organizer": _RETRY}),
+    st.fixed_dictionaries({"organizer": st.fixed_dictionaries({"nextTryAt": _PAST})}))
+_serial = iter(range(10**9))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(metas=st.lists(st.tuples(_META, st.sampled_from(["2024", "2025"]), st.booleans()),
+                      max_size=20))
+def test_index_counts_match_a_file_by_file_count(profile, fixed_clock, metas):
+    root = profile.home.episodic
+    for old in root.glob("*/*.json"):
+        old.unlink()
+    expected = {"processed": 0, "failed": 0, "waiting": 0, "pending": 0}
+    for meta, year, through_store in metas:
+        n = next(_serial)                                     # fresh names: no inode reuse
+        record = {"content": f"memory {n}", "timestamp": f"{year}-03-01T10:00:00+02:00"}
+        if meta is not None:
+            record["metadata"] = meta
+        path = root / year / f"evt-{year}0301-100000-m{n}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record))
+        if through_store and isinstance(meta, dict):         # and some changed through the store
+            MemoryStore(profile).update(path.stem, {"metadata": {"processed": True}})
+            record["metadata"] = {**meta, "processed": True}
+        expected[_expected(record, FIXED_NOW)] += 1
+    stats = memory_stats(profile)
+    assert stats["total"] == len(metas)
+    assert (stats["processed"], stats["failed"], stats["backingOff"]) == (
+        expected["processed"], expected["failed"], expected["waiting"])
+    assert stats["unprocessed"] == expected["pending"] + expected["waiting"]
+    due = {i for i, _ in index_for(profile).due(FIXED_NOW)}
+    assert len(due) == expected["pending"]

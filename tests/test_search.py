@@ -220,3 +220,22 @@ def test_rebuild_indexes_in_time_order(profile, crowd):
     idx.rebuild()
     stamps = [r[0] for r in idx.conn.execute("SELECT ts FROM docs ORDER BY rid")]
     assert stamps == sorted(stamps)
+
+
+def test_an_index_of_another_schema_version_is_rebuilt_from_the_files(profile, store):
+    from metahuman_core.search.index import SCHEMA_VERSION
+
+    idx = index_for(profile)
+    first = next(iter(idx.select(limit=1)))[0]
+    store.update(first, {"metadata": {"processed": True}})
+    assert idx.state_counts() == {"processed": 1, "failed": 0, "pending": 3, "waiting": 0}
+    idx.close()
+    with sqlite3.connect(idx.path) as old:               # as left by an older version of mh
+        old.execute("DROP INDEX docs_state")
+        old.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+    assert ids(search(profile, "garden")) and idx.count() == 4   # new schema, filled on sync
+    assert idx.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert idx.state_counts()["processed"] == 1
+    newest_first = [i for i, _ in idx.select()]
+    assert [i for i, _ in idx.due()] == [i for i in newest_first if i != first]
+    assert [i for i, _ in idx.due(limit=2)] == newest_first[1:3]

@@ -6,20 +6,21 @@ nothing when the model answered empty, and retried failures every minute forever
 schema (structured output), results are merged and de-duplicated with what is there, and each
 failure backs off (metadata.organizer = {attempts, lastError, nextTryAt}) until the memory is
 quarantined (metadata.organizerFailed = true) after `maxAttempts`. An unreachable model skips
-the cycle: nothing is marked processed without a real extraction.
+the cycle: nothing is marked processed without a real extraction. Candidates (newest first) and
+the `monitor` counts come from the search index's state column (search/states.py), not from
+reading every file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from .. import clock, events
 from ..errors import CorruptFile, NotFound, ValidationFailed
-from ..storage import read_json
+from ..search.states import organizer_state
 from .runner import Agent, Context, CycleResult
 
 SCHEMA = {
@@ -57,80 +58,24 @@ def _meta(record: dict) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _when(value: Any) -> datetime | None:
-    return clock.parse_iso(value)
-
-
 def state_of(record: dict, now: datetime) -> str:
-    """processed | failed | waiting (backing off) | pending."""
-    meta = _meta(record)
-    if meta.get("processed") is True:
-        return "processed"
-    if meta.get("organizerFailed") is True:
-        return "failed"
-    retry = _when((meta.get("organizer") or {}).get("nextTryAt")
-                  if isinstance(meta.get("organizer"), dict) else None)
-    if retry is not None and retry > now:
+    """processed | failed | waiting (backing off) | pending — as the index sees it."""
+    state, retry = organizer_state(record)
+    if state == "pending" and retry is not None and retry > now.timestamp():
         return "waiting"
-    return "pending"
+    return state
 
 
-class PendingScan:
-    """Which memories still need the organizer, without re-reading settled files each cycle.
+def memory_stats(profile, *, full: bool = False) -> dict[str, Any]:
+    """`mh agent monitor`: total, processed, unprocessed (incl. backing off), failed.
 
-    A file seen processed or quarantined is remembered by (inode, mtime, size); while those are
-    unchanged it is not opened again (every write through MemoryStore replaces the file, so any
-    change gives a new inode). At 100k memories a cycle costs a stat per file, not a JSON parse.
-    Walks the same layout as MemoryStore.iter_all (episodic/YYYY/evt-*.json).
-    """
+    Answered by the index (one grouped count), after sync() picks up files added, removed or
+    replaced by hand; full=True also stats every file to catch edits made in place."""
+    from ..search.engine import index_for
 
-    def __init__(self, root):
-        self.root = root
-        self.settled: dict[str, tuple[int, int, int]] = {}
-
-    def pending(self, now: datetime) -> list[dict]:
-        out: list[dict] = []
-        keep: dict[str, tuple[int, int, int]] = {}
-        if not self.root.is_dir():
-            return out
-        for year in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()):
-            with os.scandir(year) as entries:
-                for entry in entries:
-                    if not (entry.name.startswith("evt-") and entry.name.endswith(".json")):
-                        continue
-                    try:
-                        st = entry.stat()
-                    except FileNotFoundError:
-                        continue
-                    key = (st.st_ino, st.st_mtime_ns, st.st_size)
-                    if self.settled.get(entry.path) == key:
-                        keep[entry.path] = key
-                        continue
-                    try:
-                        record = read_json(entry.path)
-                    except (FileNotFoundError, CorruptFile):
-                        continue  # a corrupt file is reported by `mh memory`, not retried here
-                    if not isinstance(record, dict):
-                        continue
-                    record["id"] = entry.name[:-5]
-                    state = state_of(record, now)
-                    if state in ("processed", "failed"):
-                        keep[entry.path] = key
-                    elif state == "pending":
-                        out.append(record)
-        self.settled = keep
-        return out
-
-
-def memory_stats(profile) -> dict[str, Any]:
-    """`mh agent monitor`: total, processed, unprocessed (incl. backing off), failed."""
-    from ..memory import MemoryStore
-
-    now = clock.now()
-    counts = {"processed": 0, "failed": 0, "waiting": 0, "pending": 0}
-    for record in MemoryStore(profile).iter_all():
-        if isinstance(record, dict):
-            counts[state_of(record, now)] += 1
+    index = index_for(profile)
+    index.sync(full=full or None)
+    counts = index.state_counts(clock.now())
     total = sum(counts.values())
     unprocessed = counts["pending"] + counts["waiting"]
     return {"total": total, "processed": counts["processed"], "unprocessed": unprocessed,
@@ -209,9 +154,6 @@ class Organizer(Agent):
     description = "tags and entities for every unprocessed memory"
     default_interval = 60.0
 
-    def __init__(self):
-        self._scan: PendingScan | None = None
-
     def cycle(self, ctx: Context) -> CycleResult:
         from ..llm import get_llm
         from ..llm.base import LLMError, LLMUnavailable, ModelMissing
@@ -221,17 +163,27 @@ class Organizer(Agent):
         cfg = settings(profile)
         store = MemoryStore(profile)
         llm = get_llm(profile)
-        if self._scan is None or self._scan.root != store.root:
-            self._scan = PendingScan(store.root)
-        todo = self._scan.pending(clock.now())
-        todo.sort(key=lambda r: str(r.get("timestamp", "")))
-        batch = todo[:cfg["batchSize"]]
-        counts = {"candidates": len(todo), "processed": 0, "errors": 0, "quarantined": 0}
+        now = clock.now()
+        index = store.index
+        index.sync()   # in a long-running agent also a full sweep every FULL_SWEEP_S
+        due = index.due(now, limit=cfg["batchSize"])
+        candidates = index.state_counts(now)["pending"]
+        counts = {"candidates": candidates, "processed": 0, "errors": 0, "quarantined": 0}
         consecutive = 0
-        for record in batch:
+        for mem_id, path in due:
             if ctx.stopping():
                 break
-            mem_id = record.get("id")
+            try:
+                record = store.get(mem_id)   # the file is the truth: skip what changed meanwhile
+            except (NotFound, CorruptFile) as exc:
+                record = None
+                if isinstance(exc, CorruptFile):
+                    ctx.log.warn(f"{mem_id}: {exc.message}")
+            if record is None or state_of(record, now) != "pending":
+                # edited in place since the index saw it: correct it, or the next cycle would
+                # be handed the same stale ids again
+                index.refresh_file(path.parent.name, path.name)
+                continue
             try:
                 tags, entities = extract(llm, record, cfg)
             except (LLMUnavailable, ModelMissing) as exc:
@@ -256,7 +208,7 @@ class Organizer(Agent):
                 counts["errors"] += 1
                 if self._failed(ctx, store, mem_id, f"cannot save: {exc.message}", cfg):
                     counts["quarantined"] += 1
-        more = len(todo) > len(batch) and not ctx.stopping()
+        more = candidates > len(due) and not ctx.stopping()
         return CycleResult("ok", counts, more=more)
 
     def _save(self, ctx, store, mem_id: str, tags, entities, llm) -> bool:

@@ -32,8 +32,9 @@ from .. import clock
 from ..ids import MEMORY_ID_RE
 from .records import BadRecord, load_record
 from .rows import drop as _drop, put as _put, sig as _sig
+from . import states as _states
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6   # 6: organizer state (states.py), doc_tags by rid
 DB_NAME = "memory.db"
 YEAR_RE = re.compile(r"^\d{4}$")
 RACY_NS = 2_000_000_000
@@ -45,13 +46,16 @@ CREATE TABLE docs(
   rid INTEGER PRIMARY KEY, id TEXT NOT NULL, dir TEXT NOT NULL, name TEXT NOT NULL,
   ino INTEGER NOT NULL, mtime INTEGER NOT NULL, size INTEGER NOT NULL, sig INTEGER NOT NULL,
   ts REAL NOT NULL, day TEXT NOT NULL, timestamp TEXT NOT NULL, type TEXT NOT NULL,
-  tags TEXT NOT NULL, UNIQUE(dir, name));
+  tags TEXT NOT NULL, state TEXT NOT NULL, retry REAL, UNIQUE(dir, name));
 CREATE INDEX docs_id ON docs(id);
 CREATE INDEX docs_dir ON docs(dir, sig, name, ino, mtime, size);  -- covers folder scans
 CREATE INDEX docs_ts ON docs(ts);
 CREATE INDEX docs_type_ts ON docs(type, ts);
+CREATE INDEX docs_state ON docs(state, ts);  -- monitor counts, the organizer's newest due first
+CREATE INDEX docs_retry ON docs(retry);       -- set for pending rows only (who backs off)
 CREATE TABLE doc_tags(tag TEXT NOT NULL COLLATE NOCASE, rid INTEGER NOT NULL,
   PRIMARY KEY(tag, rid)) WITHOUT ROWID;
+CREATE INDEX doc_tags_rid ON doc_tags(rid);   -- re-indexing one memory must not scan all tags
 CREATE VIRTUAL TABLE fts USING fts5(content, response, tags, entities,
   tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE dirs(dir TEXT PRIMARY KEY, mtime INTEGER NOT NULL);
@@ -326,6 +330,18 @@ class Index:
     def count(self) -> int:
         with self.lock:
             return self.conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+
+    def state_counts(self, now=None) -> dict[str, int]:
+        """Organizer states {processed, failed, pending (due), waiting (backing off)} at `now`
+        (default: clock.now()), from the index alone; call sync() first (see states.py)."""
+        with self.lock:
+            return _states.counts(self.conn, now)
+
+    def due(self, now=None, limit: int | None = None) -> list[tuple[str, Path]]:
+        """(id, path) of memories the organizer should try now, newest first."""
+        with self.lock:
+            rows = _states.due(self.conn, now, limit)
+        return [(i, self.episodic / d / n) for i, d, n in rows]
 
     def locate(self, memory_id: str) -> Path | None:
         with self.lock:

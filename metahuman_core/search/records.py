@@ -11,6 +11,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from .states import organizer_state
+
 
 class BadRecord(Exception):
     pass
@@ -57,6 +59,7 @@ def record_time(memory_id: str, record: dict, st: os.stat_result | None = None) 
 
 def doc_fields(memory_id: str, record: dict, st: os.stat_result | None = None) -> dict:
     ts = record_time(memory_id, record, st)
+    state, retry = organizer_state(record)
     rtype = record.get("type")
     response = record.get("response")
     return {
@@ -68,4 +71,6 @@ def doc_fields(memory_id: str, record: dict, st: os.stat_result | None = None) -
         "entities": _labels(record.get("entities")),
         "content": record["content"],
         "response": response if isinstance(response, str) else "",
+        "state": state,      # organizer state (states.py): monitor and the organizer query it
+        "retry": retry,
     }

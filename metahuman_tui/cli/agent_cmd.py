@@ -136,11 +136,16 @@ def register(app: typer.Typer) -> None:
                     common.echo(f"    {line}")
 
     @agent.command("monitor")
-    def monitor(as_json: bool = typer.Option(False, "--json")) -> None:
-        """Memories: total, processed, unprocessed (awaiting the organizer), failed."""
+    def monitor(as_json: bool = typer.Option(False, "--json"),
+                refresh: bool = typer.Option(False, "--refresh", help=(
+                    "Also catch memory files edited in place (a stat per file, as `mh index "
+                    "refresh`); added, deleted and replaced files are always seen."))) -> None:
+        """Memories: total, processed, unprocessed (awaiting the organizer), failed.
+
+        Counted by the search index (milliseconds at 100k memories), not by reading every file."""
         from metahuman_core.agents.organizer import memory_stats
 
-        stats = memory_stats(common.profile())
+        stats = memory_stats(common.profile(), full=refresh)
         if as_json:
             return common.emit_json(stats)
         common.echo(f"Total memories: {stats['total']}")
