@@ -27,7 +27,8 @@ from .screens.approvals import ApprovalsScreen
 from .screens.audit import AuditScreen
 from .screens.chat import ChatScreen
 from .screens.help import HelpScreen
-from .screens.keys import KeyRow, display_key, registry, split_keymap
+from .screens.keys import (KeyRow, alt_digit, display_key, install_esc_digit_keys, registry,
+                          split_keymap)
 from .screens.memory import MemoryScreen
 from .screens.modals import ChoiceScreen, ConfirmScreen, PromptScreen, TextViewScreen
 from .screens.services import LlmState, Services, TuiSettings
@@ -61,7 +62,8 @@ class MetaHumanApp(App[None]):
     DEFAULT_MODE = "chat"
     BINDINGS = [
         Binding("f1", "help", "Help", id="help"),
-        *[Binding(f"f{i + 2},alt+{i + 1}", f"pane('{mode}')", label, id=f"pane_{mode}", show=False)
+        *[Binding(f"f{i + 2},{alt_digit(i + 1)}", f"pane('{mode}')", label, id=f"pane_{mode}",
+                  show=False)
           for i, (mode, label) in enumerate(PANES)],
         Binding("f8", "toggle_yolo", "YOLO on/off", id="yolo", show=False),
         Binding("f9", "show_copied", "Show copied text", id="show_copied", show=False),
@@ -78,6 +80,7 @@ class MetaHumanApp(App[None]):
             raise ValueError(f"unknown pane {start!r}; one of {', '.join(PANE_SCREENS)}")
         self.DEFAULT_MODE = start   # read by App.__init__: the pane shown first
         super().__init__()
+        install_esc_digit_keys()    # Alt+1..6 over SSH/tmux (ESC+digit) switches panes
         self.services = services
         self.last_copied = ""
         self._key_rows: list[KeyRow] | None = None
@@ -248,7 +251,9 @@ class MetaHumanApp(App[None]):
                             self.action_set_trust)
         yield SystemCommand("Show copied text", "The copy fallback for terminals without OSC 52",
                             self.action_show_copied)
-        yield SystemCommand("Keys", "Every binding and its id (F1)", self.action_help)
+        # not plain "Keys": Textual's own "Keys" command (focused widget's keys) is listed too
+        yield SystemCommand("Help: every key and its id", "F1 · remap them in etc/tui.json",
+                            self.action_help)
         commands = getattr(screen, "palette_commands", None)
         if commands is not None:
             yield from commands()

@@ -17,9 +17,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from ..widgets.line_list import KeyedDataTable
 from .base import PaneScreen, age
 from .modals import ConfirmScreen, PromptScreen
-from .services import Unavailable
+from .services import Unavailable, error_text
 
 RISK_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 
@@ -62,7 +63,7 @@ class ApprovalsScreen(PaneScreen):
 
     def compose_pane(self) -> ComposeResult:
         yield Static("loading…", id="approvals-info", classes="info-line")
-        table: DataTable = DataTable(cursor_type="row", id="approvals-table")
+        table: DataTable = KeyedDataTable(cursor_type="row", id="approvals-table")
         table.add_columns("Age", "Skill", "Risk", "By", "Status", "Args")
         yield table
         yield Static("", id="approval-detail", markup=False)
@@ -95,7 +96,7 @@ class ApprovalsScreen(PaneScreen):
             self.post_message(QueueLoaded(None, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001
-            self.post_message(QueueLoaded(None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(QueueLoaded(None, error_text(exc, one_line=True)))
             return
         self.post_message(QueueLoaded(items))
 
@@ -117,9 +118,9 @@ class ApprovalsScreen(PaneScreen):
                           str(item.get("status", "")), _short(_args(item.get("args")), 48),
                           key=item["id"])
         pending = sum(1 for i in items if i.get("status") == "pending")
-        mode = "all decisions, newest first" if self.history else "pending, oldest first"
-        info.update(f"{pending} pending · {mode} · a approve · r reject · h history · t trust"
-                    if items else ("Nothing waits for your approval." if not self.history
+        mode = ("all decisions, newest first · h: pending only" if self.history
+                else "oldest first · h: all decisions")   # a/r/t are in the footer
+        info.update(f"{pending} pending · {mode}" if items else ("Nothing waits for your approval." if not self.history
                                    else "The queue is empty."))
         if keep in self.items:
             table.move_cursor(row=table.get_row_index(keep))
@@ -143,15 +144,16 @@ class ApprovalsScreen(PaneScreen):
         if not item:
             detail.update("")
             return
+        # what will run comes first: at 80x24 the tail of a long detail is cut off
         lines = [f"{item['id']} · {item.get('skill')} · risk {item.get('risk')} · "
-                 f"requested by {item.get('requested_by')} · trust {item.get('trust')}"
-                 + (" · YOLO" if item.get("yolo") else ""),
-                 f"expires {item.get('expires_at')}"
-                 + (f" · why: {item['request_reason']}" if item.get("request_reason") else ""),
+                 f"by {item.get('requested_by')}",
                  "args: " + json.dumps(item.get("args"), ensure_ascii=False, indent=None)]
         if item.get("status") != "pending":
             lines.append(f"{item.get('status')} by {item.get('decided_by')}"
                          + (f": {item['reason']}" if item.get("reason") else ""))
+        lines.append(f"trust {item.get('trust')}" + (" · YOLO" if item.get("yolo") else "")
+                     + f" · expires {item.get('expires_at')}"
+                     + (f" · why: {item['request_reason']}" if item.get("request_reason") else ""))
         detail.update("\n".join(lines))
 
     # ------------------------------------------------------------------ decisions

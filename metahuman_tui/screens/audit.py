@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from ..widgets.audit_filter import AuditFilter, FilterError, parse_filter, parse_line
 from ..widgets.audit_view import AuditLines
 from ..widgets.line_index import LineIndex
-from ..widgets.line_list import LineList
+from ..widgets.line_list import KeyedOptionList, LineList
 from .base import PaneScreen
 from .modals import ChoiceScreen, TextViewScreen
 
@@ -81,7 +81,7 @@ class AuditScreen(PaneScreen):
         yield Input(placeholder=PLACEHOLDER, id="audit-filter", compact=True)
         yield Static("", id="audit-info", classes="info-line")
         with Horizontal(id="audit-main"):
-            yield OptionList(id="audit-days")
+            yield KeyedOptionList(id="audit-days")
             with Vertical(id="audit-right"):
                 yield Static("", id="audit-header", classes="list-header")
                 yield AuditLines(id="audit-lines")
@@ -142,7 +142,11 @@ class AuditScreen(PaneScreen):
         if not days:
             return
         i = days.index(self.date) if self.date in days else len(days) - 1
-        self.open_day(days[max(0, min(len(days) - 1, i + delta))])
+        target = days[max(0, min(len(days) - 1, i + delta))]
+        if target == self.date:   # reopening would only lose the cursor: say why nothing moves
+            self.notify(f"No {'earlier' if delta < 0 else 'later'} audit day than {self.date}.")
+            return
+        self.open_day(target)
 
     def action_pick_day(self) -> None:
         days = list(reversed(self.days()))
@@ -198,6 +202,7 @@ class AuditScreen(PaneScreen):
             box.value = ""
             self.filter = AuditFilter()
             self.run_filter()
+        self.query_one(AuditLines).focus()   # Esc never leaves the person stuck in the box
 
     def run_filter(self) -> None:
         self._gen += 1

@@ -22,7 +22,7 @@ from ..widgets.chat_events import (ApprovalRequested, ApprovalSettled, Notice, T
 from ..widgets.chat_view import ApprovalCard, Reply, UserMessage
 from .base import PaneScreen
 from .modals import ChoiceScreen, PromptScreen
-from .services import Unavailable
+from .services import Unavailable, error_text
 
 WELCOME = ("Talk to your twin. Enter sends · Esc cancels a reply · Ctrl+O past conversations · "
            "Ctrl+N new conversation · Ctrl+Y copies the last reply · F8 YOLO.")
@@ -138,7 +138,7 @@ class ChatScreen(PaneScreen):
             self.post_message(ReplyFailed(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - shown to the person, prompt kept
-            self.post_message(ReplyFailed(f"{type(exc).__name__}: {exc}"))
+            self.post_message(ReplyFailed(error_text(exc)))
             return
         self.post_message(ReplyFinished())
 
@@ -160,6 +160,7 @@ class ChatScreen(PaneScreen):
                 if card.event.approval_id == item.approval_id and not card.has_class("-decided"):
                     card.decided(f"{item.status}: {card.event.skill}"
                                  + (f" — {item.reason}" if item.reason else ""))
+                    self._refocus_prompt(card)
             self.app.refresh_status()  # type: ignore[attr-defined]
         elif isinstance(item, Notice):
             await reply.add_notice(item.text)
@@ -173,8 +174,14 @@ class ChatScreen(PaneScreen):
         self.reply = self.user_msg = None
 
     async def on_reply_cancelled(self, _: ReplyCancelled) -> None:
+        waiting = [c.event for c in (self.reply.query(ApprovalCard) if self.reply else [])
+                   if not c.has_class("-decided")]
         await self._drop_turn()
         self.notify("Reply cancelled; your message is back in the prompt.")
+        for event in waiting:   # the card goes with the turn; the queued request does not
+            self.notify(f"{event.approval_id} ({event.skill}) still waits in Approvals (F5): "
+                        "approving it there runs it; reject it if you changed your mind.",
+                        severity="warning", timeout=12)
 
     async def on_reply_failed(self, message: ReplyFailed) -> None:
         if self.reply is not None:
@@ -233,7 +240,15 @@ class ChatScreen(PaneScreen):
 
     def on_approval_decided(self, message: ApprovalDecided) -> None:
         message.card.decided(message.text)
+        self._refocus_prompt(message.card)
         self.app.refresh_status()  # type: ignore[attr-defined]
+
+    def _refocus_prompt(self, card: ApprovalCard) -> None:
+        """A decided card hides its buttons: focus goes back to the prompt, not nowhere
+        (typing into a vanished button did nothing)."""
+        focused = self.focused
+        if focused is None or focused is card or card in focused.ancestors:
+            self.query_one("#chat-input").focus()
 
     # ------------------------------------------------------------------ conversations
     async def action_new_chat(self) -> None:

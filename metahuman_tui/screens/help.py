@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from ..widgets.line_list import KeyedDataTable
+
 INTRO = (
     "Panes: F2-F7 (or Alt+1..6), Ctrl+P the command palette, Ctrl+Q quit. "
     "Copy (y) uses OSC 52 — if your terminal ignores it, F9 shows the text to select by hand "
@@ -27,7 +29,8 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog -wide", id="help-dialog"):
             yield Label("Keys", classes="dialog-title")
             yield Static(INTRO, classes="dialog-body")
-            table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="help-table")
+            table: DataTable = KeyedDataTable(cursor_type="row", zebra_stripes=True,
+                                              id="help-table")
             table.add_columns("Key", "Where", "Does", "Id (etc/tui.json)")
             app = self.app
             for row in app.key_rows():  # type: ignore[attr-defined]

@@ -54,14 +54,50 @@ def split_keymap(keys: dict[str, str], known: set[str]) -> tuple[dict[str, str],
 
 NAMES = {"enter": "Enter", "escape": "Esc", "pageup": "PgUp", "pagedown": "PgDn", "tab": "Tab"}
 
+# Alt+1..6 as most terminals send it over SSH and in tmux is ESC then the digit, and Textual's
+# parser reads that as the macOS Option character of the digit (ESC 2 -> "™"): `alt+2` never
+# fired, and the chat prompt typed "™" instead. `install_esc_digit_keys` makes ESC+digit Alt+digit;
+# a Mac sending the bare Option character (Option not set as Meta) reaches the same binding
+# through these names (outside text boxes, which type the character). Help never shows them.
+ESC_DIGIT_KEYS = ("inverted_exclamation_mark", "trade_mark_sign", "pound_sign", "cent_sign",
+                  "infinity", "section_sign")
+HIDDEN_KEYS = frozenset(ESC_DIGIT_KEYS)
+
+
+def alt_digit(n: int) -> str:
+    """The keys for Alt+n (1..6): the modifier form and the bare Option character."""
+    return f"alt+{n},{ESC_DIGIT_KEYS[n - 1]}"
+
+
+@dataclass(frozen=True)
+class _KeyName:
+    value: str     # what Textual's parser reads from a Keys member
+
+
+def install_esc_digit_keys() -> bool:
+    """ESC+digit parses as Alt+digit in this process. Textual keeps its sequence table in a
+    private module; if that ever moves, this returns False and the bindings above still
+    catch the Option characters outside text boxes."""
+    try:
+        from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
+    except ImportError:
+        return False
+    if not isinstance(ANSI_SEQUENCES_KEYS, dict):
+        return False
+    for digit in "0123456789":
+        ANSI_SEQUENCES_KEYS["\x1b" + digit] = (_KeyName(f"alt+{digit}"),)
+    return True
+
 
 def display_key(key: str) -> str:
     """'f2,alt+1' -> 'F2/Alt+1', 'slash' -> '/', 'ctrl+r' -> 'Ctrl+R' for help and tabs."""
     def one(k: str) -> str:
         *mods, base = k.strip().split("+")
-        shown = NAMES.get(base) or format_key(base)
+        if base in NAMES:
+            return "+".join([*(m.capitalize() for m in mods), NAMES[base]])
+        shown = format_key(base)
         if len(shown) > 1 or (mods and shown.isalpha()):
             shown = shown.upper() if shown[:1] in "fF" and shown[1:].isdigit() else (
                 shown.upper() if len(shown) == 1 else shown.capitalize())
         return "+".join([*(m.capitalize() for m in mods), shown])
-    return "/".join(one(k) for k in key.split(",") if k.strip())
+    return "/".join(one(k) for k in key.split(",") if k.strip() and k.strip() not in HIDDEN_KEYS)

@@ -22,9 +22,9 @@ from ..widgets.memory_list import MARKS, MemoryList, MemoryRow
 from .base import PaneScreen
 from .memory_modals import CaptureScreen, MemoryDetailScreen, detail_text, split_tags
 from .modals import PromptScreen
-from .services import Unavailable
+from .services import Unavailable, error_text
 
-PLACEHOLDER = "Search…  type:journal  tag:work  after:2025-10-01  -word   (/ focuses, Enter lists)"
+PLACEHOLDER = "Search…  type:journal  tag:work  after:2025-10-01  -word  (Esc: list)"
 
 
 class SearchFinished(Message):
@@ -51,6 +51,7 @@ class MemoryScreen(PaneScreen):
         Binding("t", "edit_tags", "Tags", id="memory.tags"),
         Binding("y", "copy", "Copy", id="memory.copy"),
         Binding("ctrl+r", "reload", "Reload", id="memory.reload", show=False),
+        Binding("escape", "to_list", "Back to the list", id="memory.to_list", show=False),
     ]
     EXTRA_KEY_SCOPES = (MemoryDetailScreen, CaptureScreen)
 
@@ -75,6 +76,9 @@ class MemoryScreen(PaneScreen):
         self.start_search()
 
     def on_resize(self) -> None:
+        self.call_after_refresh(self._update_header)   # the list's new width is known then
+
+    def _update_header(self) -> None:
         lst = self.query_one(MemoryList)
         self.query_one("#memory-header", Static).update(lst.header(lst.size.width or 80))
 
@@ -119,7 +123,7 @@ class MemoryScreen(PaneScreen):
             self.post_message(SearchFinished(seq, query, [], 0, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a bad query is shown, not fatal
-            self.post_message(SearchFinished(seq, query, [], 0, f"{type(exc).__name__}: {exc}"))
+            self.post_message(SearchFinished(seq, query, [], 0, error_text(exc, one_line=True)))
             return
         if not worker.is_cancelled:
             self.post_message(SearchFinished(seq, query, rows, total))
@@ -130,7 +134,7 @@ class MemoryScreen(PaneScreen):
         info = self.query_one("#memory-info", Static)
         lst = self.query_one(MemoryList)
         lst.set_rows(message.rows)
-        self.on_resize()
+        self._update_header()
         if message.error:
             info.update(f"⚠ {message.error}")
         elif message.query:
@@ -178,6 +182,10 @@ class MemoryScreen(PaneScreen):
     # ------------------------------------------------------------------ actions
     def action_focus_search(self) -> None:
         self.query_one("#memory-search").focus()
+
+    def action_to_list(self) -> None:
+        """Esc in the search box: back to the results (the query stays)."""
+        self.query_one(MemoryList).focus()
 
     def action_reload(self) -> None:
         self.start_search()

@@ -81,7 +81,10 @@ class CaptureScreen(ModalScreen["dict | None"]):
             area = TextArea(id="capture-text", soft_wrap=True)
             area.cursor_blink = False
             yield area
-            with Horizontal(classes="form-row"):
+            with Horizontal(classes="form-row form-labels"):
+                yield Label("type (observation, journal, …)")
+                yield Label("tags")
+            with Horizontal(classes="form-row -tight"):
                 yield Input("observation", placeholder="type", id="capture-type", compact=True)
                 yield Input(placeholder="tags, comma separated", id="capture-tags", compact=True)
             with Horizontal(classes="dialog-buttons"):

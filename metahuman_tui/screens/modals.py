@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from ..widgets.line_list import KeyedOptionList
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Yes/No. `y`/Enter on Yes, `n`/Esc cancels."""
@@ -46,7 +48,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class PromptScreen(ModalScreen["str | None"]):
-    """One line of text (a rejection reason, tags, a title). Esc cancels."""
+    """One line of text (a rejection reason, tags, a title). Esc cancels. A given value opens
+    with the cursor at its end, not selected: typing ", seeds" into "garden" adds a tag
+    instead of silently replacing the old ones."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
@@ -59,7 +63,8 @@ class PromptScreen(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Input(self.value, placeholder=self.placeholder, id="prompt-input",
+                        select_on_focus=False)
             yield Label("Enter to accept, Esc to cancel", classes="dialog-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -86,8 +91,9 @@ class ChoiceScreen(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(label, id=value) for value, label in self.options],
-                             id="choices")
+            yield KeyedOptionList(*[Option(label, id=value) for value, label in self.options],
+                                  id="choices")
+            yield Label("Enter picks · Esc cancels", classes="dialog-hint")
 
     def on_mount(self) -> None:
         choices = self.query_one(OptionList)

@@ -14,11 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from metahuman_core.errors import MHError
 from metahuman_core.status import count_pending_approvals
 
 
 class Unavailable(Exception):
     """A core feature the pane needs is not installed or failed to load."""
+
+
+def error_text(exc: BaseException, *, one_line: bool = False) -> str:
+    """What a pane shows for a failure: the core's own sentence (and hint) for MHError and
+    Unavailable, which are written for people; the exception type for anything else.
+    `one_line` puts the hint after the message, for one-row info lines."""
+    if isinstance(exc, MHError) and one_line:
+        return exc.message + (f" · {exc.hint}" if exc.hint else "")
+    if isinstance(exc, (MHError, Unavailable)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The task form (create and edit) as a modal. Validation is the core's; errors are shown."""
+"""The task form (create and edit) as a modal. Validation is the core's; errors are shown.
+
+The fields the core can check on their own (priority, due date) are checked before the form
+closes, so a typo keeps the form open with everything typed, instead of losing the edit.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from metahuman_core.errors import MHError
+from metahuman_core.tasks import PRIORITIES, check_due, check_priority
+
 from .memory_modals import split_tags
 
-PRIORITIES = ("P0", "P1", "P2", "P3")
+__all__ = ["PRIORITIES", "TaskFormScreen"]
 
 
 class TaskFormScreen(ModalScreen["dict | None"]):
@@ -34,7 +41,11 @@ class TaskFormScreen(ModalScreen["dict | None"]):
             yield Input(str(t.get("title", "")), placeholder="title", id="task-title")
             yield Input(str(t.get("description") or ""), placeholder="description",
                         id="task-description")
-            with Horizontal(classes="form-row"):
+            with Horizontal(classes="form-row form-labels"):
+                yield Label("priority (P0 urgent…P3)")
+                yield Label("due (YYYY-MM-DD)")
+                yield Label("tags")
+            with Horizontal(classes="form-row -tight"):
                 yield Input(str(t.get("priority") or "P2"), placeholder="P0..P3",
                             id="task-priority", compact=True)
                 yield Input(str(t.get("due") or ""), placeholder="due YYYY-MM-DD",
@@ -61,12 +72,14 @@ class TaskFormScreen(ModalScreen["dict | None"]):
         if not title:
             self.notify("A task needs a title.", severity="warning")
             return
-        priority = value("task-priority").upper() or "P2"
-        if priority not in PRIORITIES:
-            self.notify("Priority is one of P0, P1, P2, P3.", severity="warning")
+        try:
+            priority = check_priority(value("task-priority") or "P2")
+            due = check_due(value("task-due") or None)
+        except MHError as exc:
+            self.notify(str(exc), title="Not saved yet", severity="warning")
             return
         self.dismiss({"title": title, "description": value("task-description"),
-                      "priority": priority, "due": value("task-due") or None,
+                      "priority": priority, "due": due,
                       "tags": split_tags(value("task-tags"))})
 
     def action_cancel(self) -> None:

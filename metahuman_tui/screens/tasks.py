@@ -16,8 +16,9 @@ from textual.message import Message
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..widgets.line_list import KeyedOptionList
 from .base import PaneScreen
-from .services import Unavailable
+from .services import Unavailable, error_text
 from .task_modals import PRIORITIES, TaskFormScreen
 
 COLUMNS = ("todo", "in_progress", "blocked", "done")
@@ -89,8 +90,8 @@ class TasksScreen(PaneScreen):
             for col in COLUMNS:
                 with Vertical(classes="task-column", id=f"col-{col}"):
                     yield Label(TITLES[col], classes="column-title")
-                    yield OptionList(id=f"list-{col}", classes="task-list")
-        yield OptionList(id="task-list-narrow", classes="task-list")
+                    yield KeyedOptionList(id=f"list-{col}", classes="task-list")
+        yield KeyedOptionList(id="task-list-narrow", classes="task-list")
 
     def on_mount(self) -> None:
         self.load()
@@ -125,7 +126,7 @@ class TasksScreen(PaneScreen):
             self.post_message(TasksLoaded(None, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001
-            self.post_message(TasksLoaded(None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(TasksLoaded(None, error_text(exc, one_line=True)))
             return
         self.post_message(TasksLoaded(tasks))
 

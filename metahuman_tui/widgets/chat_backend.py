@@ -83,7 +83,10 @@ class CoreChatBackend:
         session.cancel = stop
 
         def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:   # the loop closed (app quit mid-reply): nobody is listening
+                stop.set()
 
         def on_token(text: str) -> None:
             if stop.is_set():

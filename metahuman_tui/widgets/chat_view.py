@@ -19,9 +19,12 @@ from textual.widgets.markdown import MarkdownStream
 from .chat_events import ApprovalRequested, ToolCalled, ToolReturned
 
 
-def _args(args: dict) -> str:
+def _args(args: dict, limit: int = 120) -> str:
     text = json.dumps(args, ensure_ascii=False, separators=(", ", ": "))
-    return text if len(text) <= 120 else text[:117] + "…"
+    return text if len(text) <= limit else text[:limit - 3] + "…"
+
+
+APPROVAL_ARGS_SHOWN = 1200   # a person approves what they can read: the card wraps, not crops
 
 
 class UserMessage(Static):
@@ -62,11 +65,13 @@ class ApprovalCard(Vertical):
 
     def compose(self) -> ComposeResult:
         risk = f" · risk {self.event.risk}" if self.event.risk else ""
-        yield Label(f"⚑ approval needed{risk}: {self.event.skill} {_args(self.event.args)}",
-                    markup=False, classes="approval-title")
+        yield Static(f"⚑ approval needed{risk}: {self.event.skill} "
+                     f"{_args(self.event.args, APPROVAL_ARGS_SHOWN)}",
+                     markup=False, classes="approval-title")
         with Horizontal(classes="approval-buttons"):
             yield Button("Approve", id="approve", variant="success", compact=True)
             yield Button("Reject…", id="reject", variant="error", compact=True)
+            yield Label("Shift+Tab to choose", classes="approval-hint")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -75,7 +80,7 @@ class ApprovalCard(Vertical):
     def decided(self, text: str) -> None:
         for button in self.query(Button):
             button.disabled = True
-        self.query_one(".approval-title", Label).update(text)
+        self.query_one(".approval-title", Static).update(text)
         self.add_class("-decided")
 
 

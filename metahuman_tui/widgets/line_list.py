@@ -3,6 +3,7 @@
 Why: one widget per row (ListView) lags at a few thousand items; the memory browser lists 100k
 memories and the audit viewer 1M lines. Subclasses say how many rows there are and how to draw
 row i; this class owns scrolling, the cursor and keys (arrows, j/k, g/G, pages, Enter).
+KeyedOptionList/KeyedDataTable give Textual's own lists the same j/k/g/G keys.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import DataTable, OptionList
 
 
 def cells(text: str, width: int) -> str:
@@ -140,3 +142,25 @@ class LineList(ScrollView, can_focus=True):
     @property
     def at_end(self) -> bool:
         return self.scroll_offset.y >= self.max_scroll_y - 1
+
+
+# Textual's own lists (the task board, the approval queue, pick-one dialogs, F1) know only the
+# arrows; F1 promises j/k and g/G for lists. Same binding ids as LineList, so a remap in
+# etc/tui.json moves them all together. Page keys stay Textual's (b and space mean other
+# things in those panes).
+class KeyedOptionList(OptionList):
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("home,g", "first", "First", show=False, id="list.first"),
+        Binding("end,G", "last", "Last", show=False, id="list.last"),
+    ]
+
+
+class KeyedDataTable(DataTable):
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("home,g", "scroll_top", "First", show=False, id="list.first"),
+        Binding("end,G", "scroll_bottom", "Last", show=False, id="list.last"),
+    ]

@@ -16,6 +16,9 @@ from textual.widget import Widget
 
 PANES = (("chat", "Chat"), ("memory", "Memory"), ("tasks", "Tasks"),
          ("approvals", "Approvals"), ("audit", "Audit"), ("training", "Training"))
+FULL = dict(PANES)
+SHORT = {"chat": "Chat", "memory": "Mem", "tasks": "Tasks", "approvals": "Appr",
+         "audit": "Audit", "training": "Train"}
 
 
 @dataclass(frozen=True)
@@ -44,20 +47,32 @@ class PaneTabs(Widget):
         self.watch(self.app, "keymap_version", lambda _: self.refresh(), init=False)
 
     def render(self) -> RenderResult:
+        """Full labels when they fit; short ones below ~70 columns, then only the current
+        pane's label, so every pane's key stays visible in a narrow terminal."""
+        width = self.size.width or 80
+        for labels in (FULL, SHORT, None):
+            text, spans = self._tabs(labels)
+            if len(text) <= width:
+                break
+        self._spans = spans
+        return text
+
+    def _tabs(self, labels: dict[str, str] | None) -> tuple[Text, list[tuple[int, int, str]]]:
         text = Text(no_wrap=True, overflow="crop")
-        self._spans = []
+        spans = []
         for mode, label in PANES:
             key = self.app.key_for(f"pane_{mode}", first=True)  # type: ignore[attr-defined]
             start = len(text)
             if mode == self.current:
                 text.append(f" {key} ", "bold reverse")
-                text.append(f"{label} ", "bold reverse")
+                text.append(f"{(labels or FULL)[mode]} ", "bold reverse")
             else:
                 text.append(f" {key} ", "dim")
-                text.append(label)
-                text.append(" ")
-            self._spans.append((start, len(text), mode))
-        return text
+                if labels is not None:
+                    text.append(labels[mode])
+                    text.append(" ")
+            spans.append((start, len(text), mode))
+        return text, spans
 
     def on_click(self, event: Click) -> None:
         for start, end, mode in self._spans:

@@ -44,6 +44,26 @@ def test_lists_skill_args_risk_requester_and_age(make_app):
     run(main())
 
 
+def test_j_k_move_and_the_args_stay_visible_at_80x24(make_app, tui_profile):
+    """The queue answers to the list keys F1 lists (j/k), and the detail shows the args right
+    under the id, so a long `why` never pushes them off an 80x24 screen."""
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            table = screen.query_one(DataTable)
+            assert table.cursor_row == 0
+            await pilot.press("j")
+            assert table.cursor_row == 1 and screen.current_id() == SECOND
+            await pilot.press("k")
+            assert table.cursor_row == 0 and screen.current_id() == FIRST
+            lines = screen_text(app).splitlines()
+            at = next(i for i, line in enumerate(lines) if FIRST in line)
+            assert lines[at + 1].strip().startswith('args: {"path": "out/plan.md"')
+            assert "h: all decisions" in lines[1]
+    run(main())
+
+
 def test_approve_asks_then_executes(make_app, tui_profile):
     async def main():
         app = make_app(start="approvals")

@@ -72,16 +72,18 @@ def test_filters_by_level_category_event_actor_and_text(make_app):
             assert "'PASSWD': 1" in screen_text(app)
             await apply_filter(pilot, screen, "level:loud")              # refused, kept
             assert events_shown(lines) == ["security_event"]
+            screen.query_one("#audit-filter", Input).focus()
             await pilot.press("escape")                                  # clear
             await settle(pilot)
             assert lines.subset is None and lines.count > 10
+            assert app.focused is lines                      # and out of the filter box
     run(main())
 
 
 def test_days_can_be_picked(make_app):
     async def main():
         app = make_app(start="audit")
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
             screen = await open_audit(pilot)
             await pilot.press("d")
             await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="days")
@@ -92,6 +94,12 @@ def test_days_can_be_picked(make_app):
             await pilot.press("right_square_bracket")
             await settle(pilot)
             assert screen.date == "2025-10-19"
+            lines = screen.query_one(AuditLines)
+            lines.cursor = 3
+            await pilot.press("right_square_bracket")        # no later day: said, not reloaded
+            await settle(pilot)
+            assert screen.date == "2025-10-19" and lines.cursor == 3
+            assert any("No later audit day" in n.message for n in app._notifications)
     run(main())
 
 

@@ -121,6 +121,65 @@ def test_tool_calls_and_an_approval_are_answered_inline(make_app, fake_llm, tui_
     run(main())
 
 
+def test_inline_approval_by_keyboard_at_80x24(make_app, fake_llm, tui_profile):
+    """At 80 columns the card wraps the whole argument list (the person approves what they
+    can read); Shift+Tab reaches the buttons; once decided, the buttons go away and typing
+    lands in the prompt again."""
+    content = "line of the file that is long enough to wrap " * 3
+    fake_llm.script([
+        {"tool_calls": [{"name": "fs_write",
+                         "arguments": {"path": "out/long.txt", "content": content}}]},
+        {"content": "Written."}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await send(pilot, "create a file out/long.txt")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.query(ApprovalCard), what="approval card")
+            await pilot.pause()
+            card = screen.query_one(ApprovalCard)
+            flat = " ".join(screen_text(app).split())
+            assert "wrap line of the file" in flat and content.split()[-1] in flat
+            assert "Shift+Tab" in flat
+            await pilot.press("shift+tab", "shift+tab")
+            assert app.focused is card.query_one("#approve", Button)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: screen.reply is None, timeout=20, what="run finished")
+            await pilot.pause()
+            assert card.has_class("-decided")
+            assert not card.query_one(".approval-buttons").display    # buttons gone
+            assert app.focused is screen.query_one("#chat-input", Input)
+            await pilot.press("o", "k")
+            assert screen.query_one("#chat-input", Input).value == "ok"
+            assert (tui_profile.root / "out" / "long.txt").read_text() == content
+    run(main())
+
+
+def test_cancelling_while_an_approval_waits_says_where_it_went(make_app, fake_llm, tui_profile):
+    """Esc drops the turn and its card, but the queued request stays pending (the operator run
+    is resumable): the person is told it waits in F5, instead of it silently lingering."""
+    fake_llm.script([{"tool_calls": [{"name": "fs_write",
+                                      "arguments": {"path": "out/maybe.txt", "content": "x"}}]}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            await send(pilot, "create a file out/maybe.txt")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.query(ApprovalCard), what="approval card")
+            approval_id = screen.query_one(ApprovalCard).event.approval_id
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.reply is None, timeout=20, what="cancelled")
+            assert not screen.query(ApprovalCard)
+            assert ApprovalQueue(tui_profile).get(approval_id)["status"] == "pending"
+            assert any(approval_id in n.message and "F5" in n.message
+                       for n in app._notifications)
+    run(main())
+
+
 def test_rejecting_inline_asks_for_a_reason(make_app, fake_llm, tui_profile):
     fake_llm.script([
         {"tool_calls": [{"name": "fs_write",
@@ -142,6 +201,7 @@ def test_rejecting_inline_asks_for_a_reason(make_app, fake_llm, tui_profile):
             await wait_for(pilot, lambda: screen.reply is None, timeout=20, what="run finished")
             item = ApprovalQueue(tui_profile).get(card.event.approval_id)
             assert item["status"] == "rejected" and item["reason"] == "not now"
+            assert app.focused is screen.query_one("#chat-input", Input)
             assert not (tui_profile.root / "out" / "no.txt").exists()
     run(main())
 

@@ -114,6 +114,49 @@ def test_detail_edit_tags_and_capture(make_app, tui_profile):
     run(main())
 
 
+def test_tag_prompt_appends_and_esc_leaves_the_search_box(make_app, tui_profile):
+    """The tags prompt opens with the cursor after the old tags (typing adds, it does not
+    replace them all); Esc in the search box goes back to the list, keeping the query."""
+    async def main():
+        app = make_app(start="memory")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            lst = screen.query_one(MemoryList)
+            mem_id = lst.current.id
+            old = MemoryStore(tui_profile).get(mem_id).get("tags") or []
+            await pilot.press("t")
+            await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen), what="tags")
+            await pilot.press(*", extra")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert MemoryStore(tui_profile).get(mem_id)["tags"] == [*old, "extra"]
+
+            await pilot.press("slash")
+            box = screen.query_one("#memory-search", Input)
+            assert app.focused is box
+            await pilot.press(*"kettle")
+            await pilot.press("escape")
+            assert app.focused is lst and box.value == "kettle"
+            await pilot.press("slash", "escape", "j")          # and keys act on the list again
+            assert app.focused is lst
+    run(main())
+
+
+def test_header_follows_the_width_when_the_preview_appears(make_app):
+    async def main():
+        app = make_app(start="memory")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            await pilot.resize_terminal(130, 30)
+            await settle(pilot)
+            assert screen.has_class("-wide")
+            lst = screen.query_one(MemoryList)
+            header = str(screen.query_one("#memory-header").render())
+            assert header.rstrip() == lst.header(lst.size.width).rstrip()
+            assert "Tags" in header
+    run(main())
+
+
 def test_hundred_thousand_rows_are_virtual(make_app, tmp_path):
     """100k (id, path) rows: scrolling to the end reads only the rows that are drawn."""
     async def main():

@@ -41,17 +41,65 @@ def test_function_keys_and_alt_digits_switch_panes(make_app):
     run(main())
 
 
-def test_command_palette_goes_to_a_pane(make_app):
+def test_alt_digits_work_when_the_terminal_sends_esc_then_the_digit(make_app):
+    """tmux and most terminals over SSH send Alt+2 as ESC 2, which Textual's parser read as the
+    macOS Option character "™": no pane switch, and the chat prompt typed "™". With the app
+    created, ESC+digit parses as alt+digit (even in the prompt), while a typed "£" stays "£"."""
+    from textual._xterm_parser import XTermParser
+
+    def parsed(text: str) -> list[tuple[str, str | None]]:
+        return [(e.key, e.character) for e in XTermParser().feed(text) if hasattr(e, "key")]
+
+    async def main():
+        app = make_app()
+        assert parsed("\x1b2") == [("alt+2", None)] and parsed("\x1b6") == [("alt+6", None)]
+        assert parsed("£") == [("pound_sign", "£")]        # UK keyboards type it: unchanged
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.focused.id == "chat-input"
+            for text, mode in (("\x1b2", "memory"), ("\x1b1", "chat"), ("\x1b4", "approvals")):
+                await pilot.press(*(key for key, _ in parsed(text)))
+                await settle(pilot)
+                assert app.current_mode == mode, text
+            await pilot.press("alt+1")
+            assert app.screen.query_one("#chat-input").value == ""   # nothing typed
+            # a Mac without "Option as Meta" sends the bare character: still a pane key
+            # wherever no text box takes it
+            await pilot.press("f3")
+            for key, mode in (("pound_sign", "tasks"), ("infinity", "audit"),
+                              ("section_sign", "training"), ("trade_mark_sign", "memory")):
+                await pilot.press(key)
+                await settle(pilot)
+                assert app.current_mode == mode, key
+    run(main())
+
+
+def test_palette_help_entry_is_not_a_second_keys(make_app):
+    """Textual lists its own "Keys" command; ours has a name of its own and opens F1."""
     async def main():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await pilot.press("ctrl+p")
             await pilot.pause()
-            await pilot.press(*"Go to Audit")
-            await wait_for(pilot, lambda: "Go to Audit" in screen_text(app), what="palette hit")
+            await pilot.press(*"every key")
+            await wait_for(pilot, lambda: "Help: every key" in screen_text(app), what="hit")
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.current_mode == "audit", what="audit pane")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+    run(main())
+
+
+def test_pane_tabs_keep_every_key_visible_when_narrow(make_app):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(60, 20)) as pilot:
+            await settle(pilot)
+            top = screen_text(app).splitlines()[0]
+            assert "F7 Train" in top and "F3 Mem " in top
+            await pilot.resize_terminal(44, 20)
+            await settle(pilot)
+            top = screen_text(app).splitlines()[0]
+            assert all(f"F{i}" in top for i in range(2, 8)) and "Audit" in top
     run(main())
 
 

@@ -44,6 +44,26 @@ def test_narrow_is_one_grouped_list_with_priorities(make_app):
     run(main())
 
 
+def test_list_keys_j_k_g_move_the_task_cursor(make_app):
+    """F1 lists ↓/j ↑/k Home/g End/G for lists: the task lists answer to them too."""
+    async def main():
+        app = make_app(start="tasks")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_tasks(pilot)
+            first = screen.current_id()
+            await pilot.press("j")
+            second = screen.current_id()
+            assert second and second != first
+            await pilot.press("k")
+            assert screen.current_id() == first
+            await pilot.press("G")
+            last = screen.current_id()
+            assert last not in (first, second)
+            await pilot.press("g")
+            assert screen.current_id() == first
+    run(main())
+
+
 def test_wide_shows_columns_and_keys_move_between_them(make_app, tui_profile):
     async def main():
         app = make_app(start="tasks")
@@ -100,10 +120,28 @@ def test_bad_input_is_refused_with_a_message(make_app, tui_profile):
             await open_tasks(pilot)
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, TaskFormScreen), what="form")
-            app.screen.query_one("#task-title", Input).value = "Bad date"
-            app.screen.query_one("#task-due", Input).value = "tomorrow-ish"
+            form = app.screen
+            form.query_one("#task-title", Input).value = "Bad date"
+            form.query_one("#task-description", Input).value = "typed with care"
+            form.query_one("#task-due", Input).value = "tomorrow-ish"
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert any("task not created" in n.message for n in app._notifications)
+            # the form stays open with everything typed; the message says how to fix it
+            assert app.screen is form
+            assert form.query_one("#task-description", Input).value == "typed with care"
+            assert any("invalid due date" in n.message and "YYYY-MM-DD" in n.message
+                       for n in app._notifications)
             assert not [t for t in TaskStore(tui_profile).list_active() if t["title"] == "Bad date"]
+            form.query_one("#task-priority", Input).value = "P7"
+            form.query_one("#task-due", Input).value = "2025-10-30"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.screen is form and any("invalid priority" in n.message
+                                              for n in app._notifications)
+            form.query_one("#task-priority", Input).value = "p1"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            task = by_title(tui_profile, "Bad date")
+            assert (task["due"], task["priority"], task["description"]) == (
+                "2025-10-30", "P1", "typed with care")
     run(main())

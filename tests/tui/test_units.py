@@ -114,6 +114,8 @@ def test_key_names_and_keymap_split():
     assert display_key("f2,alt+1") == "F2/Alt+1"
     assert display_key("slash") == "/" and display_key("ctrl+r") == "Ctrl+R"
     assert display_key("left_square_bracket") == "["
+    assert display_key("pageup,b") == "PgUp/b" and display_key("shift+pagedown") == "Shift+PgDn"
+    assert display_key("f3,alt+2,trade_mark_sign") == "F3/Alt+2"   # ESC-digit alias hidden
     good, bad = split_keymap({"help": "f12", "nope": "x", "quit": ""}, {"help", "quit"})
     assert good == {"help": "f12"} and bad == ["nope", "quit"]
 
