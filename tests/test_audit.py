@@ -141,6 +141,9 @@ def test_helpers_have_seed_shapes(profile):
 
 def test_cli_log_and_filters(mh, home):
     assert mh("audit", "log", "my_script_ran", "--details", '{"ok": true}').returncode == 0
+    assert mh("audit", "log", "backup_done", "nightly backup finished").returncode == 0
+    r = mh("audit", "--event", "backup_done", "--json")
+    assert json.loads(r.stdout)["details"] == {"message": "nightly backup finished"}
     assert mh("audit", "log", "Bad Name").returncode == 2
     assert mh("audit", "log", "x", "--details", "{nope").returncode == 2
     assert mh("audit", "log", "x", "--level", "loud").returncode == 2

@@ -119,6 +119,7 @@ def register(app: typer.Typer) -> None:
     @aud.command("log")
     def log_event(
         event: str = typer.Argument(..., help="Event name: lowercase letters, digits, _ . : -"),
+        message: str = typer.Argument(None, help="Optional free text, stored as details.message."),
         level: str = typer.Option("info", "--level"),
         category: str = typer.Option("action", "--category"),
         actor: str = typer.Option("human", "--actor"),
@@ -139,6 +140,8 @@ def register(app: typer.Typer) -> None:
         data = common.parse_json_arg(details, "--details") if details else {}
         if not isinstance(data, dict):
             common.fail("--details must be a JSON object", 2)
+        if message is not None:
+            data = {**data, "message": message}
         entry = common.profile().audit.append(event, level=level, category=category, actor=actor,
                                               details=data)
         common.echo(f"logged seq {entry['seq']}")
