@@ -1,6 +1,7 @@
 """Validated configuration: one pydantic model per `etc/<name>.json` (DESIGN §4).
 
-* Comments (`//`, `/* */`) are accepted when reading.
+* Comments (`//`, `/* */`) are accepted when reading, and kept by `set_value`/`update`: they
+  edit the file's text in place (jsonc.rewrite), so comments, order and indentation survive.
 * Unknown keys are kept (extra="allow") and survive `set_value`, which refuses to create one.
 * Files are re-read when their mtime or size changes: no restart needed.
 * Errors name the file and the field: "etc/boredom.json: field 'intervals.custom': ...".
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import jsonc
 from .errors import ConfigError, CorruptFile, ValidationFailed
-from .storage import atomic_write_json
+from .storage import atomic_write_text, dumps
 
 
 class _Model(BaseModel):
@@ -245,17 +246,22 @@ def format_validation_error(path: Path, exc: ValidationError) -> str:
 
 def read_raw(path: Path) -> dict[str, Any]:
     """The file's JSON object (comments allowed); {} if the file is missing."""
+    return _read(path)[1]
+
+
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    """The file's text ("" if missing) and its JSON object."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return "", {}
     try:
         data = jsonc.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object at the top level")
-    return data
+    return text, data
 
 
 def validate_raw(name: str, path: Path, raw: dict[str, Any]) -> _Model:
@@ -313,7 +319,7 @@ class ConfigStore:
             raise ValidationFailed(f"config key needs a field: {dotted!r}",
                                    hint=f"e.g. mh config set {name}.level high")
         path = self.path(name)
-        raw = read_raw(path)
+        text, raw = _read(path)
         check_known_key(_known(name), keys, raw, path)
         node = raw
         for key in keys[:-1]:
@@ -324,24 +330,28 @@ class ConfigStore:
                 raise ValidationFailed(f"{path}: field '{key}' is not an object")
             node = child
         node[keys[-1]] = value
-        try:
-            model = _known(name).model_validate(raw)
-        except ValidationError as exc:
-            raise ValidationFailed(format_validation_error(path, exc)) from None
-        atomic_write_json(path, raw)
-        self._cache.pop(name, None)
-        return model
+        return self._write(name, path, text, raw)
 
     def update(self, name: str, changes: dict[str, Any]) -> _Model:
         """Merge top-level `changes` into the file, validate, write atomically."""
         path = self.path(name)
-        raw = read_raw(path)
+        text, raw = _read(path)
         raw.update(changes)
+        return self._write(name, path, text, raw)
+
+    def _write(self, name: str, path: Path, text: str, raw: dict[str, Any]) -> _Model:
+        """Validate the whole new document, then write it atomically (or change nothing). The text
+        is edited in place (jsonc.rewrite), keeping comments, order, indentation; a file with no
+        usable structure (missing, blank; or an edit jsonc cannot express) is written whole."""
         try:
             model = _known(name).model_validate(raw)
         except ValidationError as exc:
             raise ValidationFailed(format_validation_error(path, exc)) from None
-        atomic_write_json(path, raw)
+        try:
+            new_text = jsonc.rewrite(text, raw) if text.strip() else dumps(raw)
+        except ValueError:
+            new_text = dumps(raw)
+        atomic_write_text(path, new_text)
         self._cache.pop(name, None)
         return model
 

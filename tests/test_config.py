@@ -123,3 +123,161 @@ def test_cli_config_qa_values(mh, home):
         assert r.returncode == 2 and "Traceback" not in r.stderr, (key, r.stderr)
     assert mh("model", "use", "").returncode == 2
     assert {p.name: p.read_bytes() for p in (home / "etc").glob("*.json")} == before
+
+
+# ------------------------------------------------------------------ edits keep the file's text
+def test_cli_set_keeps_the_seed_comment(mh, home):
+    path = home / "etc" / "boredom.json"
+    path.write_text(SEED_BOREDOM.replace('"custom"', '"high"', 1))
+    r = mh("config", "set", "boredom.level", "custom")
+    assert r.returncode == 0, r.stderr
+    assert path.read_text() == SEED_BOREDOM
+    r = mh("boredom", "interval", "custom", "90")
+    assert r.returncode == 0, r.stderr
+    assert path.read_text() == SEED_BOREDOM.replace("120", "90")
+    r = mh("boredom", "interval", "fast", "30")                       # a new level: a new member
+    assert r.returncode == 0, r.stderr
+    assert path.read_text() == SEED_BOREDOM.replace(
+        "120  // Reflect every 2 minutes",
+        '90,  // Reflect every 2 minutes\n    "fast": 30')
+    assert json.loads(mh("boredom", "--json").stdout)["intervals"]["fast"] == 30
+
+
+def test_template_comment_survives_set_and_update(profile):
+    path = profile.home.config_file("boredom")
+    before = path.read_text()
+    assert "//" in before
+    profile.config.set_value("boredom.level", "high")
+    assert path.read_text() == before.replace('"level": "off"', '"level": "high"')
+    profile.config.update("boredom", {"level": "low"})
+    assert path.read_text() == before.replace('"level": "off"', '"level": "low"')
+
+
+def test_new_nested_key_is_inserted_readably(profile):
+    path = profile.home.config_file("training")
+    path.write_text('{\n    "lora_rank": 8,  // small\n    "trainer": {},\n}\n')
+    profile.config.set_value("training.trainer.threads", 2)
+    profile.config.set_value("training.remote.sshUser", "me")        # "remote" is not there yet
+    assert path.read_text() == ('{\n    "lora_rank": 8,  // small\n'
+                                '    "trainer": {\n        "threads": 2\n    },\n'
+                                '    "remote": {\n        "sshUser": "me"\n    },\n}\n')
+    assert profile.config.get("training").remote.sshUser == "me"
+
+
+def test_values_with_comment_markers_quotes_and_unicode(profile):
+    path = profile.home.config_file("agent")
+    path.write_text('{\n  // the host\n  "host": "http://a//b/*c*/\\"q\\"",  /* keep, me */\n'
+                    '  "model": "qwen3:1.7b"\n}\n')
+    profile.config.set_value("agent.host", 'http://ü//x*/"y"')
+    text = path.read_text()
+    assert '"host": "http://ü//x*/\\"y\\"",  /* keep, me */' in text and "// the host" in text
+    assert profile.config.get("agent").host == 'http://ü//x*/"y"'
+    assert profile.config.get("agent").model == "qwen3:1.7b"
+
+
+def test_refused_edit_leaves_commented_file_identical(profile):
+    path = profile.home.config_file("boredom")
+    path.write_text(SEED_BOREDOM)
+    before = path.read_bytes()
+    with pytest.raises(ValidationFailed):
+        profile.config.set_value("boredom.intervals.custom", 0)
+    assert path.read_bytes() == before
+
+
+def test_file_without_structure_is_written_whole(profile):
+    path = profile.home.config_file("sleep")
+    path.write_text("  \n")
+    profile.config.set_value("sleep.minIdleMins", 5)
+    assert json.loads(path.read_text()) == {"minIdleMins": 5}
+
+
+def test_one_line_file_stays_one_line():
+    assert jsonc.rewrite('{"a": {}, "b": 1,}', {"a": {"x": [1]}, "b": 1, "c": None}) == \
+        '{"a": {"x": [1]}, "b": 1, "c": null,}'
+
+
+# hypothesis: random objects, random indentation, comments between every token
+_KEYS = st.text(alphabet=st.sampled_from('ab"\\/*é😀 ,:{}\n'), max_size=6)
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                     st.floats(allow_nan=False, allow_infinity=False), _KEYS)
+_OBJECTS = st.recursive(st.dictionaries(_KEYS, _SCALARS, max_size=4),
+                        lambda inner: st.dictionaries(_KEYS, st.one_of(_SCALARS, inner,
+                                                                       st.lists(_SCALARS, max_size=3)),
+                                                      max_size=4), max_leaves=12)
+
+
+def _render(value, rnd, indent, depth, comments):
+    def gap():
+        if rnd.random() < 0.3:
+            n = len(comments)
+            c = rnd.choice([f'// c{n} "odd {{ quote, */\n', f'/* c{n} // x, "y" */ '])
+            comments.append(c.strip())
+            return " " + c + ((indent or "") * (depth + 1) if c.endswith("\n") else "")
+        return ""
+    nl = "\n" if indent is not None else ""
+    pad = lambda d: (indent or "") * d                                # noqa: E731
+    if isinstance(value, dict):
+        parts = [f"{nl}{pad(depth + 1)}{gap()}{json.dumps(k)}{gap()}:{gap()} "
+                 f"{_render(v, rnd, indent, depth + 1, comments)}{gap()}" for k, v in value.items()]
+        tail = "," if parts and rnd.random() < 0.3 else ""
+        return "{" + gap() + ",".join(parts) + tail + (nl + pad(depth) if parts else "") + "}"
+    return json.dumps(value, ensure_ascii=rnd.random() < 0.5)
+
+
+def _scalar_paths(value, path=()):
+    for key, child in value.items():
+        if isinstance(child, dict):
+            yield from _scalar_paths(child, (*path, key))
+        elif not isinstance(child, list):
+            yield (*path, key)
+
+
+def _object_paths(value, path=()):
+    yield path
+    for key, child in value.items():
+        if isinstance(child, dict):
+            yield from _object_paths(child, (*path, key))
+
+
+def _at(value, path):
+    for key in path:
+        value = value[key]
+    return value
+
+
+_STYLE = st.sampled_from([None, "", " ", "  ", "    ", "\t"])
+
+
+@given(_OBJECTS, _STYLE, st.randoms(use_true_random=False), st.data())
+def test_property_set_existing_scalar_keeps_everything_else(data, indent, rnd, draw):
+    comments: list[str] = []
+    text = _render(data, rnd, indent, 0, comments)
+    assert jsonc.same(jsonc.loads(text), data)
+    paths = list(_scalar_paths(data))
+    if not paths:
+        return
+    path = draw.draw(st.sampled_from(paths))
+    new = draw.draw(_SCALARS)
+    start, end = jsonc.find_value_span(text, path)
+    assert jsonc.same(json.loads(text[start:end]), _at(data, path))
+    expected = json.loads(json.dumps(data))
+    _at(expected, path[:-1])[path[-1]] = new
+    out = jsonc.rewrite(text, expected)
+    assert jsonc.same(jsonc.loads(out), expected)
+    assert all(c in out for c in comments)
+    if not jsonc.same(_at(data, path), new):
+        assert out == text[:start] + json.dumps(new, ensure_ascii=False) + text[end:]
+
+
+@given(_OBJECTS, _STYLE, st.randoms(use_true_random=False), st.data())
+def test_property_insert_member_keeps_everything_else(data, indent, rnd, draw):
+    comments: list[str] = []
+    text = _render(data, rnd, indent, 0, comments)
+    where = draw.draw(st.sampled_from(list(_object_paths(data))))
+    key = draw.draw(_KEYS.filter(lambda k: k not in _at(data, where)))
+    new = draw.draw(st.one_of(_SCALARS, st.dictionaries(_KEYS, _SCALARS, max_size=2)))
+    expected = json.loads(json.dumps(data))
+    _at(expected, where)[key] = new
+    out = jsonc.rewrite(text, expected)
+    assert jsonc.same(jsonc.loads(out), expected)
+    assert all(c in out for c in comments)
