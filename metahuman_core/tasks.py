@@ -199,9 +199,12 @@ class TaskStore:
         return out
 
     # ------------------------------------------------------------------ change
-    def _write(self, old_path: Path, task: dict) -> Path:
+    def _target(self, task: dict) -> Path:
         folder = self.completed_dir if task.get("status") in CLOSED else self.active_dir
-        path = folder / f"{task['id']}.json"
+        return folder / f"{task['id']}.json"
+
+    def _write(self, old_path: Path, task: dict) -> Path:
+        path = self._target(task)
         atomic_write_json(path, task)
         if old_path != path:
             with contextlib.suppress(FileNotFoundError):
@@ -210,7 +213,9 @@ class TaskStore:
 
     def update(self, task_id: str, changes: dict, *, actor: str = "human") -> dict:
         """Change fields (title, description, priority, due, tags, dependencies, status, or any
-        extra field); unknown fields in the file are kept. A None value removes an optional one."""
+        extra field); unknown fields in the file are kept. A None value removes an optional one.
+        Changes that leave the task as it is (e.g. reopening an open task) are a no-op: the task
+        comes back untouched, with no write and no audit (`updated` must mean something)."""
         ids.validate_task_id(task_id)
         if not isinstance(changes, dict):
             raise ValidationFailed("task changes must be an object")
@@ -239,6 +244,8 @@ class TaskStore:
                     new[key] = value
                 if new.get(key) is None:
                     new.pop(key, None)
+            if new == task and old_path == self._target(task):
+                return task
             now = clock.iso()
             new["updated"] = now
             if new.get("status") in CLOSED and before not in CLOSED:
@@ -253,4 +260,5 @@ class TaskStore:
         return new
 
     def set_status(self, task_id: str, status: str, *, actor: str = "human") -> dict:
+        """Move a task to `status`; already there → returned unchanged (no write, no audit)."""
         return self.update(task_id, {"status": check_status(status)}, actor=actor)

@@ -50,6 +50,49 @@ def test_status_moves_between_folders_and_reopen(profile, fixed_clock):
     assert events[2]["details"]["from"] == "in_progress" and events[2]["details"]["status"] == "done"
 
 
+def _task_audits(profile):
+    return [e for d in profile.audit.dates() for e in profile.audit.entries(d)
+            if e.get("details", {}).get("resource") == "task"]
+
+
+def test_status_change_to_the_current_status_is_a_no_op(profile, fixed_clock):
+    """Reopening an open task (or start/block/done on one already there) writes and audits
+    nothing: `updated` keeps meaning "last changed" (QA regression)."""
+    tasks = TaskStore(profile)
+    t = tasks.create("Already open")
+    path = profile.root / "memory/tasks/active" / f"{t['id']}.json"
+    before, audits = path.read_bytes(), len(_task_audits(profile))
+    for status in ("todo", "in_progress", "blocked", "done"):
+        current = tasks.set_status(t["id"], status)
+        fixed_clock.advance(60)
+        again = tasks.set_status(t["id"], status)
+        assert again == current and again["updated"] == current["updated"]
+        if status == "todo":
+            assert path.read_bytes() == before and len(_task_audits(profile)) == audits
+    assert [e["details"]["status"] for e in _task_audits(profile)][1:] == [
+        "in_progress", "blocked", "done"]  # one audit per real move, none for the repeats
+    done = profile.root / "memory/tasks/completed" / f"{t['id']}.json"
+    assert tasks.update(t["id"], {"priority": "P2", "due": None}) == tasks.get(t["id"])
+    assert json.loads(done.read_text())["completed"] == current["completed"]
+    assert len(_task_audits(profile)) == 4
+
+
+def test_cli_says_already_and_exits_0(profile, mh):
+    t = TaskStore(profile).create("Open one")
+    path = profile.root / "memory/tasks/active" / f"{t['id']}.json"
+    before = path.read_bytes()
+    out = mh("task", "reopen", t["id"])
+    assert out.returncode == 0, out.stderr
+    assert "already todo" in out.stdout and path.read_bytes() == before
+    as_json = mh("task", "reopen", t["id"], "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["updated"] == t["updated"]
+    assert len(_task_audits(profile)) == 1  # the create only
+    assert "Started" in mh("task", "start", t["id"]).stdout
+    again = mh("task", "start", t["id"])
+    assert again.returncode == 0 and "already in_progress" in again.stdout
+    assert len(_task_audits(profile)) == 2
+
+
 def test_update_keeps_unknown_fields_and_validates(profile, fixed_clock):
     tasks = TaskStore(profile)
     t = tasks.create("Plan trip", description="to Lisbon")

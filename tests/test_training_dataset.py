@@ -100,13 +100,59 @@ def test_dedupe_identity_pairs_and_short_texts(profile, fixed_clock):
 
 def test_heldout_split_is_stable_own_words_only(profile, fixed_clock):
     persona_memories(profile, 40)
-    a, b = build(profile), build(profile)
+    a, b = build(profile), build(profile, force=True)
     assert (a.label, b.label) == (DATE, f"{DATE}-2")  # never overwritten: a suffix
     held_a = [r["output"] for r in pairs_of(a) if r["meta"]["split"] == "heldout"]
     held_b = [r["output"] for r in pairs_of(b) if r["meta"]["split"] == "heldout"]
     assert held_a == held_b and len(held_a) == 4
     assert all(r["meta"]["kind"] == "own" for r in pairs_of(a) if r["meta"]["split"] == "heldout")
     assert a.heldout + a.train == a.pairs
+
+
+def test_an_identical_rebuild_writes_nothing_unless_forced(profile, fixed_clock):
+    """QA regression: a second build with no new memories made an identical DATE-2."""
+    persona_memories(profile, 12)
+    first = build(profile)
+    same = build(profile)
+    assert same.unchanged and same.label == DATE and same.pairs == first.pairs
+    assert sorted(p.name for p in profile.home.adapters.iterdir()) == [DATE]
+    assert audit_events(profile).count(events.LORA_DATASET_BUILT) == 1
+    assert first.metadata["sha256"] and not first.unchanged
+    forced = build(profile, force=True)
+    assert forced.label == f"{DATE}-2" and not forced.unchanged
+    assert build(profile).label == f"{DATE}-2"  # compared with the newest of the day
+    gates.reject(profile, f"{DATE}-2", reason="not me")
+    assert build(profile).unchanged  # the older DATE is the newest not rejected: identical
+    gates.reject(profile, DATE, reason="not me either")
+    assert build(profile).label == f"{DATE}-3"  # all rejected: a fresh one to review
+    add(profile, "Something new happened at the harbour this morning, worth a note.", hours=99)
+    assert build(profile).label == f"{DATE}-4"  # new memory: new data, new dataset
+    other_day = dataset.build_dataset(profile, "2025-10-20")
+    assert other_day.label == "2025-10-20" and not other_day.unchanged  # by hand: per date
+
+
+def test_nightly_pipeline_skips_an_unchanged_dataset(profile, fixed_clock):
+    from metahuman_core.training import pipeline
+
+    persona_memories(profile, 40)
+    profile.config.update("sleep", {"adapters": {"prompt": True, "lora": True}})
+    _enable_auto(profile, autoTrain=False)
+    night1 = pipeline.run_pipeline(profile)
+    assert night1["ran"] and night1["approval"]["decision"] == "approved"
+    fixed_clock.advance(86400)  # the next night, nothing new remembered
+    night2 = pipeline.run_pipeline(profile)
+    assert night2["ran"] is False and night2["unchanged"] and night2["date"] == night1["date"]
+    assert "unchanged since 2025-10-19 (approved)" in night2["reason"]
+    assert [p.name for p in profile.home.adapters.iterdir()] == [night1["date"]]
+    evs = audit_events(profile)
+    assert evs.count(events.LORA_DATASET_BUILT) == 1
+    assert evs.count(events.LORA_DATASET_AUTO_APPROVED) == 1
+    skipped = [e for d in profile.audit.dates() for e in profile.audit.entries(d)
+               if e["event"] == events.LORA_PIPELINE_SKIPPED]
+    assert len(skipped) == 1 and skipped[0]["details"]["reason"] == night2["reason"]
+    add(profile, "A new thing to remember about the harbour and the boats.", hours=200)
+    night3 = pipeline.run_pipeline(profile)
+    assert night3["ran"] and night3["date"] == "2025-10-20" and "unchanged" not in night3
 
 
 def test_pii_scrub_default_on_for_remote_only(profile, fixed_clock):
@@ -286,6 +332,19 @@ def test_cli_build_review_approve_list(mh, profile, fixed_clock):
     assert "No training runs yet." in mh("train", "status").stdout
     assert json.loads(mh("train", "status", "--json").stdout) == []
     assert mh("train", "stop", DATE).returncode == 1  # no such run
+
+
+def test_cli_build_twice_says_unchanged_and_force_builds(mh, profile, fixed_clock):
+    persona_memories(profile, 8)
+    assert mh("adapter", "build", DATE).returncode == 0
+    again = mh("adapter", "build", DATE)
+    assert again.returncode == 0, again.stderr
+    assert (f"dataset unchanged since {DATE}: nothing new to build; "
+            f"see mh adapter review {DATE}") in again.stdout
+    assert json.loads(mh("adapter", "build", DATE, "--json").stdout)["unchanged"] is True
+    assert not (profile.home.adapters / f"{DATE}-2").exists()
+    forced = mh("adapter", "build", DATE, "--force")
+    assert forced.returncode == 0 and f"dataset {DATE}-2:" in forced.stdout
 
 
 def test_a_corrupt_gate_file_is_reported_never_fatal(profile, fixed_clock):

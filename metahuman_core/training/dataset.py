@@ -14,6 +14,7 @@ scrubbed (default on for remote runs) and a stable held-out split is kept for ev
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,9 +23,10 @@ from typing import Any, Iterable
 
 from .. import clock, events
 from ..config import DatasetOptions
-from ..storage import atomic_write_json
+from ..errors import CorruptFile
+from ..storage import atomic_write_json, atomic_write_text, read_json_or
 from . import anchors, pii
-from .runs import claim_dir, validate_label, write_jsonl
+from .runs import LABEL_RE, claim_dir, dataset_labels, validate_label
 
 OWN_WORDS = {"observation", "journal", "conversation", "chat", "inner_dialogue", "note", "idea",
              "audio", "transcript", "fragment"}
@@ -69,6 +71,7 @@ class BuildResult:
     train: int
     heldout: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    unchanged: bool = False  # nothing was written: `label` is the existing identical dataset
 
 
 def _clean(text: Any, max_words: int) -> str:
@@ -245,9 +248,58 @@ def metadata(pairs: list[dict], stats: dict[str, Any]) -> dict[str, Any]:
         "createdAt": clock.iso(), **stats}
 
 
+def jsonl_text(pairs: list[dict]) -> str:
+    """The exact bytes a dataset file holds: what "unchanged" is decided on."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _same_bytes(path, text: str) -> bool:
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except FileNotFoundError:
+        return False
+
+
+def previous_dataset(profile, date: str, *, across_dates: bool = False) -> str | None:
+    """The dataset a new build is compared with. By hand: the newest of that date that is not
+    rejected (rebuilding a rejected dataset to look again is a person's call). Nightly
+    (`across_dates`): the newest of any date and any status, so the same data is never re-built,
+    re-scored or re-trained night after night."""
+    from .gates import dataset_state
+
+    day = LABEL_RE.match(date).group(1)
+    for label in reversed(dataset_labels(profile)):
+        if not across_dates and LABEL_RE.match(label).group(1) != day:
+            continue
+        if across_dates or not dataset_state(profile, label)["rejected"]:
+            return label
+    return None
+
+
+def _unchanged(profile, label: str) -> BuildResult:
+    path = profile.home.adapters / label
+    try:
+        meta = read_json_or(path / "metadata.json", {})
+    except CorruptFile:  # the pairs are what matter; `mh adapter list` reports the torn file
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    return BuildResult(label, str(path / f"{label}.jsonl"), int(meta.get("pairCount") or 0),
+                       int(meta.get("trainCount") or 0), int(meta.get("heldOutCount") or 0),
+                       meta, unchanged=True)
+
+
 def build_dataset(profile, date: str | None = None, *, remote: bool | None = None,
-                  pii_scrub: bool | None = None, actor: str = "cli") -> BuildResult:
-    """Write out/adapters/<DATE>[-N]/<label>.jsonl + metadata.json; audit lora_dataset_built."""
+                  pii_scrub: bool | None = None, actor: str = "cli", force: bool = False,
+                  across_dates: bool = False) -> BuildResult:
+    """Write out/adapters/<DATE>[-N]/<label>.jsonl + metadata.json; audit lora_dataset_built.
+
+    When the pairs are byte-identical to `previous_dataset` (and not `force`), nothing is
+    written or audited: the result names that dataset with `unchanged=True` (a second identical
+    dataset would only be clutter and a second thing to approve)."""
     date = validate_label(date or clock.today_str())
     opts = load_options(profile)
     if remote is None:
@@ -255,10 +307,16 @@ def build_dataset(profile, date: str | None = None, *, remote: bool | None = Non
     scrub = pii_scrub if pii_scrub is not None else (
         opts.piiScrub if opts.piiScrub is not None else bool(remote))
     pairs, stats = build_pairs(profile, iter_memories(profile), opts, scrub=scrub)
+    text = jsonl_text(pairs)
+    if not force:
+        prev = previous_dataset(profile, date, across_dates=across_dates)
+        if prev and _same_bytes(profile.home.adapters / prev / f"{prev}.jsonl", text):
+            return _unchanged(profile, prev)
     meta = metadata(pairs, stats)
     label, path = claim_dir(profile.home.adapters, date)
     meta["label"] = label
-    write_jsonl(path / f"{label}.jsonl", pairs)
+    meta["sha256"] = _digest(text.encode("utf-8"))
+    atomic_write_text(path / f"{label}.jsonl", text)
     atomic_write_json(path / "metadata.json", meta)
     profile.audit.append(events.LORA_DATASET_BUILT, category="data", actor=actor, details={
         "date": label, "pairs": meta["pairCount"], "train": meta["trainCount"],

@@ -1,11 +1,13 @@
 """The automated LoRA pipeline the sleep-service runs at night (DESIGN §9, §10).
 
-build dataset → auto-approve → (autoTrain) start local training. Every step honours the seed's
-emergency controls: `etc/sleep.json adapters.lora: false` stops it before any dataset is built,
-`etc/auto-approval.json enabled: false` stops all automation after the build (a person can still
-review and approve by hand), `dryRun: true` decides without approving. Training is only started
-for an approved dataset, and activation is never automatic unless `autoActivate` is set and the
-evaluation passed (that part runs when the run finishes: see `activate_if_allowed`).
+build dataset → auto-approve → (autoTrain) start local training. Memories unchanged since the
+newest dataset (any date) → no new dataset: a still-pending one is scored, a decided one is
+skipped with the reason audited (never re-approved or re-trained night after night). Every step
+honours the seed's emergency controls: `etc/sleep.json adapters.lora: false` stops it before any
+dataset is built, `etc/auto-approval.json enabled: false` stops all automation after the build (a
+person can still review and approve by hand), `dryRun: true` decides without approving. Training
+is only started for an approved dataset, and activation is never automatic unless `autoActivate`
+is set and the evaluation passed (that part runs when the run finishes: `activate_if_allowed`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ def run_pipeline(profile, *, actor: str = "sleep-service", start_training: bool 
         return {"ran": False, "reason": why}
     from .dataset import build_dataset
 
-    built = build_dataset(profile, actor=actor)
+    built = build_dataset(profile, actor=actor, across_dates=True)
     out: dict[str, Any] = {"ran": True, "date": built.label, "pairs": built.pairs}
+    if built.unchanged:
+        out["unchanged"] = True
+        status = gates.dataset_state(profile, built.label)["status"]
+        if status != "pending":  # already decided (and maybe trained): nothing new tonight
+            why = f"dataset unchanged since {built.label} ({status}): nothing new to build"
+            profile.audit.append(events.LORA_PIPELINE_SKIPPED, category="decision", actor=actor,
+                                 details={"date": built.label, "reason": why, "step": "dataset",
+                                          "status": status})
+            return {"ran": False, "reason": why, "date": built.label, "unchanged": True}
     decision = gates.auto_approve(profile, built.label, actor=actor)
     out["approval"] = decision
     if decision.get("decision") == "disabled":

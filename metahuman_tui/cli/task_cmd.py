@@ -99,7 +99,16 @@ def register(app: typer.Typer) -> None:
         @task.command(name, help=doc)
         def _cmd(task_id: str = typer.Argument(..., help="task-YYYYMMDD-HHMMSS"),
                  json_out: bool = typer.Option(False, "--json", help="The task as JSON.")) -> None:
-            _print_task(_store().set_status(task_id, status, actor=common.ACTOR), json_out, verb)
+            store = _store()
+            before = store.get(task_id)
+            after = store.set_status(task_id, status, actor=common.ACTOR)
+            if before.get("status") == status and after.get("updated") == before.get("updated"):
+                if json_out:  # nothing changed: the task as it is, exit 0
+                    return common.emit_json(after)
+                common.echo(f"already {status}: {task_id} [{after.get('priority')}] "
+                            f"{after.get('title')}")
+                return
+            _print_task(after, json_out, verb)
 
     _status_command("start", "in_progress", "Started", "Mark a task in progress.")
     _status_command("block", "blocked", "Blocked", "Mark a task blocked.")

@@ -70,13 +70,20 @@ def adapter_list(as_json: bool = typer.Option(False, "--json")) -> None:
 def adapter_build(date: Optional[str] = typer.Argument(None, help="YYYY-MM-DD (default: today)."),
                   pii: Optional[bool] = typer.Option(None, "--pii/--no-pii",
                                                      help="Scrub e-mails, phones, keys (default: on for remote mode)."),
+                  force: bool = typer.Option(False, "--force",
+                                             help="Build even if identical to that day's newest dataset."),
                   as_json: bool = typer.Option(False, "--json")) -> None:
-    """Build a dataset from your memories (a second build the same day gets a -2 suffix)."""
+    """Build a dataset from your memories (a second build the same day gets a -2 suffix; an
+    identical one is not built again unless --force)."""
     from metahuman_core.training.dataset import build_dataset
 
-    res = build_dataset(common.profile(), date, pii_scrub=pii, actor="cli")
+    res = build_dataset(common.profile(), date, pii_scrub=pii, actor="cli", force=force)
     if as_json:
         return common.emit_json(res.__dict__)
+    if res.unchanged:
+        common.echo(f"dataset unchanged since {res.label}: nothing new to build; "
+                    f"see mh adapter review {res.label} (mh adapter build --force builds anyway)")
+        return
     m = res.metadata
     common.echo(f"dataset {res.label}: {res.pairs} pairs ({res.train} train, {res.heldout} held out)")
     common.echo(f"  by kind: {m.get('byKind')}  PII scrubbed: {m.get('piiScrubbed')}")
