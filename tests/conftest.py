@@ -107,6 +107,16 @@ def profile(home):
     return Profile(home)
 
 
+@pytest.fixture
+def ollama(profile):
+    """A fake Ollama server (tests/fakes/fake_ollama.py) that the test profile points at."""
+    from tests.fakes.fake_ollama import FakeOllama
+
+    with FakeOllama(models=["qwen3:1.7b"]) as fake:
+        profile.config.set_value("agent.host", fake.url)
+        yield fake
+
+
 def run_mh(*args, home=None, env=None, input=None, timeout=60, cwd=None):
     """Run the real `mh` in a subprocess; returns CompletedProcess (text)."""
     full_env = dict(os.environ)

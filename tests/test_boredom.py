@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import random
 
-import pytest
 
 from metahuman_core.agents.boredom import BoredomService, build_chain, keywords, reflect
 from metahuman_core.agents.records import AgentLog
 from metahuman_core.agents.runner import Context
 from metahuman_core.memory import MemoryStore
-from tests.fakes.fake_ollama import FakeOllama
 
 SEED_EXAMPLE = """{
   "level": "custom",
@@ -20,13 +18,6 @@ SEED_EXAMPLE = """{
   }
 }
 """
-
-
-@pytest.fixture
-def ollama(profile):
-    with FakeOllama(models=["qwen3:1.7b"]) as fake:
-        profile.config.set_value("agent.host", fake.url)
-        yield fake
 
 
 def ctx(profile):

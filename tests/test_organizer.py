@@ -17,14 +17,6 @@ from metahuman_core.agents.runner import Context
 from metahuman_core.memory import MemoryStore
 from metahuman_core.search import index_for
 from tests.conftest import FIXED_NOW
-from tests.fakes.fake_ollama import FakeOllama
-
-
-@pytest.fixture
-def ollama(profile):
-    with FakeOllama(models=["qwen3:1.7b"]) as fake:
-        profile.config.set_value("agent.host", fake.url)
-        yield fake
 
 
 def ctx(profile):

@@ -100,15 +100,6 @@ def test_service_check_uses_shared_activity_and_injected_clock(profile, fixed_cl
     assert "outside the sleep window" in not_due(profile)
 
 
-@pytest.fixture
-def ollama(profile):
-    from tests.fakes.fake_ollama import FakeOllama
-
-    with FakeOllama(models=["qwen3:1.7b"]) as fake:
-        profile.config.set_value("agent.host", fake.url)
-        yield fake
-
-
 def test_runs_once_per_night_and_never_overlaps(profile, fixed_clock, ollama):
     from metahuman_core.memory import MemoryStore
 
