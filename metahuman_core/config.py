@@ -195,6 +195,8 @@ class OperatorConfig(_Model):
     maxSeconds: float = Field(default=120.0, gt=0)
     yoloMaxSteps: int = Field(default=16, ge=1, le=200)
     approvalWaitSeconds: float = Field(default=0.0, ge=0)
+    callTimeoutSeconds: float = Field(default=0.0, ge=0)  # one model call; 0 = only maxSeconds
+    maxTokensPerStep: int = Field(default=512, ge=16, le=32768)
 
 
 class NetworkConfig(_Model):
