@@ -9,15 +9,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import jsonc
 from .errors import ConfigError, CorruptFile, ValidationFailed
-from .storage import atomic_write_text, dumps
+from .storage import atomic_write_text, dumps, file_lock
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .profile import Profile
 
 
 class _Model(BaseModel):
@@ -200,7 +205,7 @@ class OperatorConfig(_Model):
 
 
 class NetworkConfig(_Model):
-    provider: Literal["searxng", "duckduckgo", "none"] = "none"
+    provider: Literal["searxng", "duckduckgo", "none"] = "duckduckgo"
     searxngUrl: str = "http://127.0.0.1:8888"
     timeoutSeconds: float = Field(default=15.0, gt=0)
 
@@ -257,6 +262,9 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return "", {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}): {exc.reason}",
+                          hint="re-save the file as UTF-8 text") from None
     try:
         data = jsonc.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
@@ -277,9 +285,17 @@ def validate_raw(name: str, path: Path, raw: dict[str, Any]) -> _Model:
 class ConfigStore:
     """Per-home config access with mtime-based reloads."""
 
-    def __init__(self, etc_dir: Path):
+    def __init__(self, etc_dir: Path, lock_dir: Path | None = None):
         self.etc = Path(etc_dir)
+        # locks live with the profile's other locks (logs/run/), not among the config files
+        self.lock_dir = Path(lock_dir) if lock_dir else self.etc.parent / "logs" / "run"
         self._cache: dict[str, tuple[tuple[int, int], _Model]] = {}
+
+    def lock(self, name: str) -> contextlib.AbstractContextManager[int]:
+        """The write lock of etc/<name>.json, held across a whole read-modify-write so two
+        writers (two `mh config set`, an agent and the TUI) never lose each other's change."""
+        _known(name)
+        return file_lock(self.lock_dir / f"config-{name}.lock")
 
     def path(self, name: str) -> Path:
         _known(name)
@@ -314,32 +330,45 @@ class ConfigStore:
             value = value[key]
         return value
 
-    def set_value(self, dotted: str, value: Any) -> _Model:
-        """Set one key, validate the whole file, then write atomically (or change nothing)."""
+    def set_value(self, dotted: str, value: Any, *, audit: AuditLog | None = None,
+                  actor: str = "system") -> _Model:
+        """Set one key, validate the whole file, then write atomically (or change nothing).
+        With `audit`, the change is recorded (config_changed: key, old, new) under the lock."""
         name, keys = split_key(dotted)
         if not keys:
+            fields = list(_known(name).model_fields)
             raise ValidationFailed(f"config key needs a field: {dotted!r}",
-                                   hint=f"e.g. mh config set {name}.level high")
+                                   hint=f"e.g. mh config set {name}.{fields[0]} VALUE; "
+                                        f"keys of {name}: {', '.join(fields)}")
         path = self.path(name)
-        text, raw = _read(path)
-        check_known_key(_known(name), keys, raw, path)
-        node = raw
-        for key in keys[:-1]:
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            if not isinstance(child, dict):
-                raise ValidationFailed(f"{path}: field '{key}' is not an object")
-            node = child
-        node[keys[-1]] = value
-        return self._write(name, path, text, raw)
+        with self.lock(name):
+            text, raw = _read(path)
+            check_known_key(_known(name), keys, raw, path)
+            node = raw
+            for key in keys[:-1]:
+                child = node.get(key)
+                if child is None:
+                    child = node[key] = {}
+                if not isinstance(child, dict):
+                    raise ValidationFailed(f"{path}: field '{key}' is not an object")
+                node = child
+            old = _effective(name, raw, keys) if audit is not None else None
+            node[keys[-1]] = value
+            model = self._write(name, path, text, raw)
+            if audit is not None:
+                from . import events
+
+                audit.append(events.CONFIG_CHANGED, actor=actor,
+                             details={"key": dotted, "old": old, "new": value})
+            return model
 
     def update(self, name: str, changes: dict[str, Any]) -> _Model:
         """Merge top-level `changes` into the file, validate, write atomically."""
         path = self.path(name)
-        text, raw = _read(path)
-        raw.update(changes)
-        return self._write(name, path, text, raw)
+        with self.lock(name):
+            text, raw = _read(path)
+            raw.update(changes)
+            return self._write(name, path, text, raw)
 
     def _write(self, name: str, path: Path, text: str, raw: dict[str, Any]) -> _Model:
         """Validate the whole new document, then write it atomically (or change nothing). The text
@@ -366,6 +395,24 @@ class ConfigStore:
             except (ConfigError, CorruptFile) as exc:
                 problems.append(str(exc))
         return problems
+
+
+def _effective(name: str, raw: dict[str, Any], keys: list[str]) -> Any:
+    """The effective value (file + defaults) at `keys` in a raw document; None if unknown."""
+    try:
+        value: Any = _known(name).model_validate(raw).model_dump(mode="json")
+    except ValidationError:
+        return None
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def change(profile: Profile, dotted: str, value: Any, *, actor: str) -> _Model:
+    """The one way a face changes a config value: validated, locked and audited in the core."""
+    return profile.config.set_value(dotted, value, audit=profile.audit, actor=actor)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
