@@ -161,7 +161,8 @@ class DatasetOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     modelGenerated: Literal["exclude", "downweight"] = "exclude"
     modelGeneratedMaxShare: float = Field(default=0.1, ge=0, lt=1)
-    heldOutFraction: float = Field(default=0.1, ge=0, lt=0.5)
+    heldOutFraction: float = Field(default=0.15, ge=0, lt=0.5)
+    heldOutMin: int = Field(default=12, ge=0)  # held out: max(heldOutMin, fraction), ≤ half
     heldOutMax: int = Field(default=200, ge=0)
     maxPairs: int = Field(default=5000, ge=1)
     minChars: int = Field(default=12, ge=1)
@@ -182,10 +183,12 @@ class EvaluationOptions(BaseModel):
 class TrainingConfig(_Model):
     base_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     lora_rank: int = Field(default=8, ge=1, le=512)
-    num_train_epochs: float = Field(default=2, gt=0)
-    learning_rate: float = Field(default=0.0002, gt=0, lt=1)
-    per_device_train_batch_size: int = Field(default=1, ge=1)
-    gradient_accumulation_steps: int = Field(default=16, ge=1)
+    # null (the default): the trainer's recipe chooses from the data and the model (issue 21);
+    # a value set here is used exactly
+    num_train_epochs: float | None = Field(default=None, gt=0)
+    learning_rate: float | None = Field(default=None, gt=0, lt=1)
+    per_device_train_batch_size: int | None = Field(default=None, ge=1)
+    gradient_accumulation_steps: int | None = Field(default=None, ge=1)
     max_seq_length: int = Field(default=2048, ge=16)
     mode: Literal["local", "remote"] = "local"
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
