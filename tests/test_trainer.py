@@ -56,7 +56,8 @@ def test_config_defaults_types_and_unknown_keys(tmp_path):
     p.write_text(json.dumps({"base_model": "x/y", "lora_rank": 4, "learning_rate": None,
                              "comment": "ignored", "optimizer": "paged_adamw_8bit"}))
     cfg = load_config(p)
-    assert (cfg.lora_rank, cfg.alpha, cfg.learning_rate) == (4, 8.0, 2e-4)
+    assert (cfg.lora_rank, cfg.alpha, cfg.learning_rate) == (4, 8.0, None)  # None: the recipe's
+    assert "learning_rate" not in cfg.explicit and cfg.explicit["lora_rank"] == 4
     for bad, field in (({"lora_rank": "eight"}, "lora_rank"), ({"gguf_type": "q4"}, "gguf_type"),
                        ({"num_train_epochs": 0}, "num_train_epochs"),
                        ({"date": "../../etc"}, "date")):
@@ -202,6 +203,69 @@ def test_an_untrained_adapter_fails_evaluation(tiny):
     assert ev["passed"] is False and ev["reasons"]  # LoRA B starts at 0: the adapter is the base
 
 
+def test_generic_answers_are_cached_and_reused(tiny, tmp_path, monkeypatch):
+    """The base model's generic answers are generated once per dataset: a second evaluation
+    takes them from the cache file (a planted answer proves where they came from)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from trainer import evaluate as ev_mod
+    from trainer.config import TrainerConfig
+    from trainer.train_peft import add_lora
+
+    tok = AutoTokenizer.from_pretrained(tiny["qwen2"])
+    model = add_lora(AutoModelForCausalLM.from_pretrained(tiny["qwen2"]), TrainerConfig(lora_rank=4))
+    cfg = TrainerConfig(eval_max_new_tokens=6, eval_samples=2, max_seq_length=128,
+                        base_model=str(tiny["qwen2"]))
+    path = tmp_path / "generic_answers.json"
+    calls = []
+    real = ev_mod.greedy_batch
+    monkeypatch.setattr(ev_mod, "greedy_batch",
+                        lambda m, t, prompts, n, **kw: calls.append(len(prompts)) or real(m, t, prompts, n))
+    cache = ev_mod.GenericCache(path, cfg.base_model, cfg.eval_max_new_tokens)
+    first = ev_mod.evaluate(model, tok, ROWS[:4], cfg, pad_id=tok.pad_token_id, cache=cache)
+    assert calls == [4, 2] and first["generic_cache"]["reused"] == 0  # generic, then samples
+    stored = json.loads(path.read_text())["entries"]
+    assert len(stored) == 4
+    key = cache.key(data.prompt_text(tok, ROWS[0], cfg.system_prompt))
+    stored[key] = "PLANTED generic answer about the weather"
+    path.write_text(json.dumps({"version": 1, "entries": stored}))
+    calls.clear()
+    again = ev_mod.GenericCache(path, cfg.base_model, cfg.eval_max_new_tokens)
+    second = ev_mod.evaluate(model, tok, ROWS[:4], cfg, pad_id=tok.pad_token_id, cache=again)
+    assert calls == [2]  # only the adapter's samples were generated
+    assert second["generic_cache"]["reused"] == 4
+    assert second["samples"][0]["base"] == "PLANTED generic answer about the weather"
+    other = ev_mod.GenericCache(path, cfg.base_model, cfg.eval_max_new_tokens + 1)
+    assert other.key("x") != again.key("x")  # another answer length is another cache entry
+    for field in ("loss_ratio", "llr_ci", "improved", "per_prompt", "verdict"):
+        assert field in second
+
+
+def test_trainer_chooses_what_config_json_leaves_open(tiny, tmp_path, capsys):
+    """No hyper-parameters in config.json: the recipe picks them from the data and says why;
+    the one key that is set (learning_rate) is used exactly."""
+    from trainer.__main__ import main
+
+    cfg = {"base_model": str(tiny["qwen2"]), "learning_rate": 0.004, "max_seq_length": 128,
+           "gguf_name": "greg", "date": "2025-10-19", "gguf_type": "f32",
+           "eval_max_new_tokens": 4, "eval_samples": 1, "threads": 1}
+    inp = _write_input(tmp_path / "in", cfg)
+    out = tmp_path / "out"
+    assert main(["--input", str(inp), "--output", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    recipe = result["recipe"]
+    assert recipe["explicit"] == ["learning_rate"]
+    assert recipe["values"]["learning_rate"] == 0.004
+    assert recipe["reasons"]["learning_rate"] == "set in config"
+    assert recipe["values"]["per_device_train_batch_size"] * \
+        recipe["values"]["gradient_accumulation_steps"] == 4  # 16 pairs: small updates
+    assert recipe["values"]["total_steps"] >= 20 and result["steps"] <= recipe["values"]["total_steps"]
+    printed = capsys.readouterr().out
+    assert "recipe: batch" in printed and "gradient_accumulation_steps = 1" in printed
+    assert (out / "generic_answers.json").is_file()
+    assert json.loads((out / "eval.json").read_text())["verdict"]
+
+
 def test_trainer_cli_end_to_end_in_process(tiny, tmp_path, capsys):
     from trainer.__main__ import main
 
@@ -267,6 +331,6 @@ def test_trainer_package_stands_alone(tmp_path):
     code = ("import sys, trainer.__main__, trainer.gguf_export, trainer.evaluate, trainer.progress;"
             "bad = [m for m in sys.modules if m.startswith(('metahuman', 'torch'))];"
             "assert not bad, bad")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, check=False,
                           text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import data
-from .config import ConfigError, load_config
+from .config import ConfigError, apply_recipe, load_config
 from .progress import Progress
 
 DATASET_FILE = "unsloth_dataset.jsonl"
@@ -96,6 +96,12 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     sample = tokenizer.decode(train_ex[0].input_ids)
     progress.stage("PREPROCESSING", f"template {template}; {len(train_ex)} examples, "
                    f"{skipped} skipped (too long)", data={"template": template, "sample": sample[:400]})
+    recipe = apply_recipe(cfg, n_train=len(train_ex), n_params=_params(model),
+                          avg_tokens=sum(len(e.input_ids) for e in train_ex) / len(train_ex),
+                          device=next(model.parameters()).device.type)
+    progress.stage("PREPROCESSING", f"recipe: {recipe.summary()}", data={"recipe": recipe.as_dict()})
+    for key, why in recipe.reasons.items():
+        progress.stage("PREPROCESSING", f"  {key} = {recipe.values[key]}: {why}")
 
     progress.stage("LORA_SETUP", f"LoRA r={cfg.lora_rank} alpha={cfg.alpha}")
     if backend == "peft":
@@ -120,16 +126,22 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
         from .train_unsloth import for_inference
 
         for_inference(model)
-    from .evaluate import evaluate
+    from .evaluate import GenericCache, evaluate
 
     progress.stage("SAVE_ADAPTER", f"evaluating on {len(eval_rows)} held-out pairs")
-    ev = evaluate(model, tokenizer, eval_rows, cfg, pad_id=pad_id, best_step=result["best_step"])
+    cache = GenericCache(_generic_cache(cfg, inp, out), cfg.base_model, cfg.eval_max_new_tokens)
+    ev = evaluate(model, tokenizer, eval_rows, cfg, pad_id=pad_id, best_step=result["best_step"],
+                  cache=cache)
     ev["training"] = {k: result[k] for k in ("steps", "total_steps", "best_step",
                                              "best_eval_loss", "early_stopped", "final_train_loss")}
+    ev["training"]["recipe"] = recipe.summary()
     _write_json(out / "eval.json", ev)
-    progress.stage("SAVE_ADAPTER", "eval: loss {} → {}, LLR gain {}, passed {}".format(
-        _r(ev["base_loss"]), _r(ev["adapter_loss"]), _r(ev["llr_gain"]), ev["passed"]),
-        data={k: ev[k] for k in ("base_loss", "adapter_loss", "llr_gain", "passed")})
+    progress.stage("SAVE_ADAPTER", "eval: loss {} → {}, LLR gain {} (95% CI {}), passed {}".format(
+        _r(ev["base_loss"]), _r(ev["adapter_loss"]), _r(ev["llr_gain"]),
+        [_r(x) for x in ev["llr_ci"]] if ev["llr_ci"] else None, ev["passed"]),
+        data={k: ev[k] for k in ("base_loss", "adapter_loss", "loss_ratio", "llr_gain", "llr_ci",
+                                 "improved", "passed", "verdict")})
+    progress.stage("SAVE_ADAPTER", ev["verdict"])
 
     progress.stage("GGUF_MERGE", "merging the adapter into the base weights")
     merged = out / "merged"
@@ -151,9 +163,27 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     return {"backend": backend, "gguf": str(gguf_path), "gguf_bytes": summary["bytes"],
             "adapter": str(adapter_dir), "eval": str(out / "eval.json"), "eval_passed": ev["passed"],
             "samples_used": len(train_ex), "heldout": len(eval_rows), "base_model": cfg.base_model,
-            "template": template, **{k: result[k] for k in (
+            "template": template, "recipe": recipe.as_dict(), "verdict": ev["verdict"],
+            **{k: result[k] for k in (
                 "steps", "best_step", "early_stopped", "train_seconds", "eval_seconds",
                 "train_tokens", "tokens_per_second")}}
+
+
+GENERIC_FILE = "generic_answers.json"
+
+
+def _params(model) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def _generic_cache(cfg, inp: Path, out: Path) -> Path:
+    """config.json's generic_cache, else <output>/generic_answers.json (seeded from the input)."""
+    if cfg.generic_cache:
+        return Path(cfg.generic_cache)
+    target = out / GENERIC_FILE
+    if not target.exists() and (inp / GENERIC_FILE).is_file():
+        shutil.copyfile(inp / GENERIC_FILE, target)
+    return target
 
 
 def _r(x):
@@ -182,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_json(result_path, {"success": False, "error": str(exc), "stage": progress.current})
         print(f"[trainer] ERROR: {exc}", file=sys.stderr)
         return 2
-    except BaseException as exc:  # report every failure in its stage, then exit non-zero
+    except BaseException as exc:  # noqa: BLE001 - report every failure in its stage, exit non-zero
         msg = f"{type(exc).__name__}: {exc}"
         progress.failed(msg)
         _write_json(result_path, {"success": False, "error": msg, "stage": progress.current,

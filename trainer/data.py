@@ -54,13 +54,15 @@ def load_pairs(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
-def split_heldout(rows: list[dict], fraction: float = 0.1, seed: int = 42) -> tuple[list, list]:
-    """Used only when no eval_dataset.jsonl came with the run: a seeded random held-out slice."""
+def split_heldout(rows: list[dict], fraction: float = 0.15, seed: int = 42,
+                  minimum: int = 12) -> tuple[list, list]:
+    """Used only when no eval_dataset.jsonl came with the run: a seeded random held-out slice
+    of max(12, 15%) pairs, at most half of them."""
     if len(rows) < 10:
         return rows, []
     idx = list(range(len(rows)))
     random.Random(seed).shuffle(idx)
-    n = max(1, int(len(rows) * fraction))
+    n = min(len(rows) // 2, max(minimum, round(len(rows) * fraction)))
     held = set(idx[:n])
     return [r for i, r in enumerate(rows) if i not in held], [rows[i] for i in sorted(held)]
 

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import math
+import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import data
+from .stats import bootstrap_ci, mean, verdict_line
 
-METHOD = "heldout_nll_llr_v1"
+METHOD = "heldout_nll_llr_v2"
 
 
 def response_nll(model, examples: list[data.Example], pad_id: int, batch_size: int = 8
@@ -62,17 +65,84 @@ def response_nll(model, examples: list[data.Example], pad_id: int, batch_size: i
 
 def greedy(model, tokenizer, prompt: str, max_new_tokens: int) -> str:
     """The model's greedy answer to a rendered prompt, cut at its end-of-turn token."""
+    return greedy_batch(model, tokenizer, [prompt], max_new_tokens)[0]
+
+
+def greedy_batch(model, tokenizer, prompts: list[str], max_new_tokens: int,
+                 batch_size: int = 16) -> list[str]:
+    """Greedy answers to many rendered prompts, left-padded and generated together: one
+    generation loop for 12 prompts costs about what one prompt does on a CPU."""
     import torch
 
+    if not prompts:
+        return []
     device = next(model.parameters()).device
-    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"].to(device)
     eot = sorted(data.end_of_turn_ids(tokenizer))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eot[0]
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                             max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=eot, pad_token_id=pad)
-    return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    side, tokenizer.padding_side = getattr(tokenizer, "padding_side", "right"), "left"
+    out: list[str] = []
+    try:
+        for i in range(0, len(prompts), batch_size):
+            enc = tokenizer(prompts[i:i + batch_size], add_special_tokens=False, padding=True,
+                            return_tensors="pt").to(device)
+            with torch.no_grad():
+                gen = model.generate(input_ids=enc["input_ids"],
+                                     attention_mask=enc["attention_mask"],
+                                     max_new_tokens=max_new_tokens, do_sample=False,
+                                     eos_token_id=eot, pad_token_id=pad)
+            width = enc["input_ids"].shape[1]
+            out += [tokenizer.decode(row[width:], skip_special_tokens=True).strip()
+                    for row in gen]
+    finally:
+        tokenizer.padding_side = side
+    return out
+
+
+class GenericCache:
+    """The base model's generic answers, computed once per dataset and kept in a JSON file.
+
+    Keyed by base model, answer length and the rendered prompt (system prompt and template
+    included), so a changed persona prompt or base model never reuses a stale answer."""
+
+    def __init__(self, path: str | Path | None, base_model: str, max_new_tokens: int):
+        self.path = Path(path) if path else None
+        self.base = base_model
+        base = Path(base_model).expanduser()
+        if base.is_file():
+            self.base += f"#{base.stat().st_size}"
+        self.max_new = max_new_tokens
+        self.entries: dict[str, str] = {}
+        self.hits = 0
+        if self.path and self.path.is_file():
+            try:
+                loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                loaded = {}
+            if isinstance(loaded, dict) and isinstance(loaded.get("entries"), dict):
+                self.entries = {k: v for k, v in loaded["entries"].items() if isinstance(v, str)}
+
+    def key(self, prompt: str) -> str:
+        return hashlib.sha256(f"{self.base}\0{self.max_new}\0{prompt}".encode()).hexdigest()
+
+    def answers(self, model, tokenizer, prompts: list[str]) -> list[str]:
+        """Cached answers where known; the rest generated (batched) and remembered."""
+        keys = [self.key(p) for p in prompts]
+        todo = sorted({k: p for k, p in zip(keys, prompts) if k not in self.entries}.items())
+        self.hits = sum(1 for k in keys if k in self.entries)
+        if todo:
+            fresh = greedy_batch(model, tokenizer, [p for _, p in todo], self.max_new)
+            self.entries.update({k: a for (k, _), a in zip(todo, fresh)})
+            self.save()
+        return [self.entries[k] for k in keys]
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps({"version": 1, "entries": self.entries}, ensure_ascii=False,
+                                  indent=0) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
 
 
 def _disabled(model):
@@ -81,42 +151,65 @@ def _disabled(model):
 
 
 def evaluate(model, tokenizer, heldout: list[dict[str, str]], cfg, *, pad_id: int,
-             best_step: int | None = None) -> dict[str, Any]:
+             best_step: int | None = None, cache: GenericCache | None = None) -> dict[str, Any]:
     """Score a peft model (adapter on) against its own base (adapter disabled)."""
     system = cfg.system_prompt
-    persona, _ = data.encode_all(tokenizer, heldout, system, cfg.max_seq_length)
+    rows, persona = [], []
+    eot = data.end_of_turn_ids(tokenizer)
+    for r in heldout:  # keep rows and encodings aligned (a too-long prompt drops both)
+        ex = data.encode(tokenizer, r, system, cfg.max_seq_length, eot)
+        if ex is not None:
+            rows.append(r)
+            persona.append(ex)
     if not persona:
-        return _result(cfg, None, None, None, [], [], best_step, ["no held-out pairs to evaluate"])
-    bs = max(1, cfg.per_device_train_batch_size)
+        return _result(cfg, None, None, 0, [], [], [], best_step, ["no held-out pairs to evaluate"],
+                       cache)
+    bs = max(1, cfg.per_device_train_batch_size or 8)
+    prompts = [data.prompt_text(tokenizer, r, system) for r in rows]
+    cache = cache or GenericCache(None, cfg.base_model, cfg.eval_max_new_tokens)
     with _disabled(model):
         b_sum, b_n, b_per = response_nll(model, persona, pad_id, bs)
-        generic_text = [greedy(model, tokenizer, data.prompt_text(tokenizer, r, system),
-                               cfg.eval_max_new_tokens) for r in heldout]
+        generic_text = cache.answers(model, tokenizer, prompts)
     a_sum, a_n, a_per = response_nll(model, persona, pad_id, bs)
-    generic_rows = [{**r, "output": g} for r, g in zip(heldout, generic_text) if g]
-    llr: list[float] = []
-    if generic_rows:
-        generic, _ = data.encode_all(tokenizer, generic_rows, system, cfg.max_seq_length)
+    per: list[dict[str, Any]] = []
+    keep = [i for i, g in enumerate(generic_text) if g]
+    generic, gb, ga = [], [], []
+    if keep:
+        for i in keep:
+            ex = data.encode(tokenizer, {**rows[i], "output": generic_text[i]}, system,
+                             cfg.max_seq_length, eot)
+            generic.append(ex)
+        ok = [j for j, ex in enumerate(generic) if ex is not None]
+        keep, generic = [keep[j] for j in ok], [generic[j] for j in ok]
         with _disabled(model):
             _, _, gb = response_nll(model, generic, pad_id, bs)
         _, _, ga = response_nll(model, generic, pad_id, bs)
-        keep = [i for i, (r, g) in enumerate(zip(heldout, generic_text)) if g]
-        for j, i in enumerate(keep[:len(gb)]):
-            if not any(math.isnan(x) for x in (b_per[i], a_per[i], gb[j], ga[j])):
-                llr.append((b_per[i] - a_per[i]) - (gb[j] - ga[j]))
-    samples = []
-    for r, g in list(zip(heldout, generic_text))[:max(0, cfg.eval_samples)]:
-        prompt = data.prompt_text(tokenizer, r, system)
-        samples.append({"prompt": r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else ""),
-                        "reference": r["output"], "base": g,
-                        "adapter": greedy(model, tokenizer, prompt, cfg.eval_max_new_tokens)})
-    return _result(cfg, b_sum / max(b_n, 1), a_sum / max(a_n, 1), len(persona), llr, samples,
-                   best_step, [])
+    llr_of = {i: (b_per[i] - a_per[i]) - (gb[j] - ga[j]) for j, i in enumerate(keep)
+              if not any(math.isnan(x) for x in (b_per[i], a_per[i], gb[j], ga[j]))}
+    for i, _ in enumerate(rows):
+        per.append({"base_nll": _r(b_per[i]), "adapter_nll": _r(a_per[i]),
+                    "llr": _r(llr_of.get(i))})
+    n_samples = min(len(rows), max(0, cfg.eval_samples))
+    adapter_text = greedy_batch(model, tokenizer, prompts[:n_samples], cfg.eval_max_new_tokens)
+    samples = [{"prompt": r["instruction"] + (f"\n\n{r['input']}" if r.get("input") else ""),
+                "reference": r["output"], "base": g, "adapter": a}
+               for r, g, a in zip(rows, generic_text, adapter_text)]
+    return _result(cfg, b_sum / max(b_n, 1), a_sum / max(a_n, 1), len(persona), per,
+                   [llr_of[i] for i in sorted(llr_of)], samples, best_step, [], cache)
 
 
-def _result(cfg, base_loss, adapter_loss, n, llr, samples, best_step, reasons) -> dict[str, Any]:
-    gain = sum(llr) / len(llr) if llr else None
+def _r(x: float | None) -> float | None:
+    return None if x is None or math.isnan(x) else round(x, 5)
+
+
+def _result(cfg, base_loss, adapter_loss, n, per, llr, samples, best_step, reasons,
+            cache) -> dict[str, Any]:
+    gain = mean(llr)
+    ci = bootstrap_ci(llr)
     delta = None if base_loss is None else adapter_loss - base_loss
+    ratio = None if not base_loss else adapter_loss / base_loss
+    improved = sum(1 for p in per if p["base_nll"] is not None and p["adapter_nll"] is not None
+                   and p["adapter_nll"] < p["base_nll"])
     reasons = list(reasons)
     if delta is not None and not delta < cfg.eval_max_loss_delta:
         reasons.append(f"held-out loss did not improve enough: delta {delta:+.4f} "
@@ -124,16 +217,26 @@ def _result(cfg, base_loss, adapter_loss, n, llr, samples, best_step, reasons) -
     if delta is not None and (gain is None or not gain > cfg.eval_min_llr_gain):
         reasons.append(f"persona-vs-generic LLR gain {gain if gain is None else round(gain, 4)} "
                        f"(needs > {cfg.eval_min_llr_gain})")
-    return {
-        "method": METHOD, "evaluatedAt": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    if delta is not None and gain is not None and (ci is None or not ci[0] > 0):
+        reasons.append("the gain is not clearly positive: its 95% interval "
+                       + (f"{ci[0]:+.3f}…{ci[1]:+.3f} reaches 0" if ci else "is unknown"))
+    result = {
+        "method": METHOD, "evaluatedAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "heldout": n or 0, "base_loss": base_loss, "adapter_loss": adapter_loss,
-        "loss_delta": delta, "base_ppl": math.exp(base_loss) if base_loss is not None else None,
+        "loss_delta": delta, "loss_ratio": ratio,
+        "base_ppl": math.exp(base_loss) if base_loss is not None else None,
         "adapter_ppl": math.exp(adapter_loss) if adapter_loss is not None else None,
-        "llr_gain": gain, "llr_positive": sum(1 for x in llr if x > 0), "llr_count": len(llr),
+        "llr_gain": gain, "llr_ci": list(ci) if ci else None,
+        "llr_positive": sum(1 for x in llr if x > 0), "llr_count": len(llr),
+        "improved": improved if per else None, "per_prompt": per,
         "best_step": best_step, "samples": samples, "passed": not reasons, "reasons": reasons,
+        "generic_cache": {"path": str(cache.path) if cache and cache.path else None,
+                          "reused": cache.hits if cache else 0},
         "criteria": {"max_loss_delta": cfg.eval_max_loss_delta,
-                     "min_llr_gain": cfg.eval_min_llr_gain},
+                     "min_llr_gain": cfg.eval_min_llr_gain, "ci_lower_above": 0.0},
     }
+    result["verdict"] = verdict_line(result)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", required=True, help="held-out JSONL {instruction,input,output}")
     ap.add_argument("--config", help="the run's config.json (base_model, system_prompt, …)")
     ap.add_argument("--base", help="override base_model")
+    ap.add_argument("--generic-cache", help="JSON cache of the base model's generic answers")
     ap.add_argument("--output", required=True)
     args = ap.parse_args(argv)
     cfg = load_config(args.config, {"base_model": args.base}) if args.config else TrainerConfig()
@@ -156,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     model, tokenizer, _ = load_base(cfg, pick_device())
     data.ensure_template(tokenizer, cfg.chat_template)
     model = PeftModel.from_pretrained(model, args.adapter)
+    cache = GenericCache(args.generic_cache or cfg.generic_cache, cfg.base_model,
+                         cfg.eval_max_new_tokens)
     result = evaluate(model, tokenizer, data.load_pairs(args.heldout), cfg,
-                      pad_id=tokenizer.pad_token_id)
+                      pad_id=tokenizer.pad_token_id, cache=cache)
     Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({k: result[k] for k in ("base_loss", "adapter_loss", "llr_gain", "passed")}))
     return 0

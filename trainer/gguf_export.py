@@ -76,7 +76,7 @@ def _tensor_names(shards: list[Path]) -> list[tuple[Path, str]]:
     out = []
     for shard in shards:
         with safe_open(str(shard), framework="numpy") as fh:
-            out.extend((shard, name) for name in fh.keys())
+            out.extend((shard, name) for name in fh.keys())  # noqa: SIM118 - safe_open has no __iter__
     return out
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from . import data
 from .evaluate import response_nll
 
-
 SMOLLM2_IDS = ("HuggingFaceTB/SmolLM2-135M-Instruct",)
 
 
@@ -83,6 +82,20 @@ def add_lora(model, cfg):
     return get_peft_model(model, lora)
 
 
+def lr_factor(kind: str, warmup: int, total: int):
+    """LambdaLR factor: linear warm-up, then constant or a decay to 10% of the peak at `total`."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        if kind == "constant":
+            return 1.0
+        p = min(1.0, (step - warmup) / max(1, total - warmup))
+        if kind == "cosine":
+            return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p))
+        return 1.0 - 0.9 * p
+    return factor
+
+
 def _trainable(model) -> dict[str, Any]:
     return {n: p for n, p in model.named_parameters() if p.requires_grad}
 
@@ -96,13 +109,14 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
     device = next(model.parameters()).device
     params = _trainable(model)
     opt = torch.optim.AdamW(params.values(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    warm = max(0, cfg.warmup_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (warm + 1)))
     bs, accum = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
     micro_per_epoch = math.ceil(len(train_ex) / bs)
     steps_per_epoch = max(1, math.ceil(micro_per_epoch / accum))
     total = cfg.max_steps or max(1, math.ceil(steps_per_epoch * cfg.num_train_epochs))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_factor(cfg.lr_scheduler or "constant", cfg.warmup_steps or 0, total))
     eval_every = cfg.eval_every_steps or max(1, steps_per_epoch // 2)
+    patience = cfg.early_stopping_patience or 3
     log_every = max(1, total // 50)
     history: list[dict[str, Any]] = []
 
@@ -158,7 +172,7 @@ def train_loop(model, train_ex: list[data.Example], eval_ex: list[data.Example],
                     best_state = {n: p.detach().clone() for n, p in params.items()}
                 elif ev is not None:
                     bad += 1
-                    if bad >= cfg.early_stopping_patience:
+                    if bad >= patience:
                         stopped = f"held-out loss stopped improving (best {best_loss:.4f} at step {best_step})"
                 progress.training(step, total, train_loss, f"held-out loss {ev:.4f}" if ev is not None
                                   else "", data={"eval_loss": ev})

@@ -23,7 +23,7 @@ def available() -> tuple[bool, str]:
         return False, "no CUDA device"
     try:
         import unsloth  # noqa: F401  (must precede transformers)
-    except Exception as exc:  # ImportError, NotImplementedError, RuntimeError on broken installs
+    except Exception as exc:  # noqa: BLE001 - ImportError, NotImplementedError, RuntimeError…
         return False, f"unsloth does not import: {type(exc).__name__}: {exc}"
     return True, f"unsloth on {torch.cuda.get_device_name(0)}"
 
