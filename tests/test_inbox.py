@@ -21,6 +21,10 @@ def process_inbox(profile, **kw):
     return inbox_mod.process_inbox(profile, **kw)
 
 
+def counts(result):
+    return {k: v for k, v in result.items() if k != "reports"}
+
+
 def events(profile, name):
     return [e for d in profile.audit.dates() for e in profile.audit.entries(d) if e["event"] == name]
 
@@ -42,7 +46,11 @@ def test_every_input_kind(profile, fixed_clock):
     (inbox / "str.json").write_text(json.dumps("just a string"))
     (inbox / "lines.jsonl").write_text('{"content": "line one", "type": "journal"}\n\n"line two"\n')
     result = process_inbox(profile)
-    assert result == {"files": 6, "memories": 9, "failed": 0, "skipped": 0}
+    assert counts(result) == {"files": 6, "memories": 9, "failed": 0, "skipped": 0}
+    assert [(r["file"], r["format"], r["status"], r["memories"]) for r in result["reports"]] == [
+        ("journal.md", "text", "imported", 2), ("lines.jsonl", "jsonl", "imported", 2),
+        ("many.json", "json", "imported", 2), ("one.json", "json", "imported", 1),
+        ("plain.txt", "text", "imported", 1), ("str.json", "json", "imported", 1)]
     assert contents(profile) == sorted([
         "# Monday\n\nWent hiking with Tom.\n\nIt rained.", "# Tuesday\n\nRead about owls.",
         "One line note", "Dinner with Ana", "first item", "second item", "just a string",
@@ -142,7 +150,7 @@ def test_stop_between_files_and_partial_files_left(profile, fixed_clock):
     (inbox / "download.txt.part").write_text("half")
     calls = []
     result = process_inbox(profile, stop=lambda: len(calls.append(1) or calls) > 2)
-    assert result == {"files": 2, "memories": 2, "failed": 0, "skipped": 1}
+    assert counts(result) == {"files": 2, "memories": 2, "failed": 0, "skipped": 1}
     assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == ["download.txt.part", "n2.txt"]
     # a file changed a moment ago may still be being copied in: left for the next run
     assert inbox_mod.process_inbox(profile, settle_s=60)["files"] == 0

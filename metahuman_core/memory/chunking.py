@@ -10,6 +10,7 @@ is ever cut mid-word.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 TARGET = 1200
 MAX = 2000
@@ -95,26 +96,34 @@ def _split_words(text: str, max_chars: int) -> list[str]:
 
 def chunk_text(text: str, target: int = TARGET, max_chars: int = MAX) -> list[str]:
     """Chunks of whole paragraphs, each at most `max_chars` long, none empty."""
-    if target > max_chars:
-        target = max_chars
-    pieces: list[tuple[str, bool]] = []
-    for block in paragraphs(text):
-        heading = bool(_HEADING.match(block))
-        if len(block) <= max_chars:
-            pieces.append((block, heading))
-        else:
-            parts = _split_long(block, max_chars)
-            pieces += [(p, heading and i == 0) for i, p in enumerate(parts)]
-    chunks: list[str] = []
+    return list(iter_chunks(text, target, max_chars))
+
+
+def iter_chunks(text: str, target: int = TARGET, max_chars: int = MAX) -> Iterator[str]:
+    """chunk_text() one chunk at a time (a 10 MB file is chunked while it is being written)."""
+    target = min(target, max_chars)
     cur: list[str] = []
     size = 0
-    for piece, heading in pieces:
+    for piece, heading in _pieces(text, max_chars):
         extra = len(piece) + (2 if cur else 0)
         if cur and (heading or size + extra > target):
-            chunks.append("\n\n".join(cur))
+            chunk = "\n\n".join(cur).strip()
+            if chunk:
+                yield chunk
             cur, size, extra = [], 0, len(piece)
         cur.append(piece)
         size += extra
     if cur:
-        chunks.append("\n\n".join(cur))
-    return [c for c in (c.strip() for c in chunks) if c]
+        chunk = "\n\n".join(cur).strip()
+        if chunk:
+            yield chunk
+
+
+def _pieces(text: str, max_chars: int) -> Iterator[tuple[str, bool]]:
+    for block in paragraphs(text):
+        heading = bool(_HEADING.match(block))
+        if len(block) <= max_chars:
+            yield block, heading
+        else:
+            for i, part in enumerate(_split_long(block, max_chars)):
+                yield part, heading and i == 0

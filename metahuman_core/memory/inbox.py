@@ -1,178 +1,77 @@
 """Batch import (DESIGN §6): files dropped into memory/inbox/ become memories.
 
-* `ingest_paths()` copies files in (hidden temp name, then an exclusive final name: the ingestor
-  never sees half a file and nothing is overwritten).
-* `process_inbox()` takes the top-level files: parsed (importers.py), written as memories, then
-  archived to `_archive/YYYY-MM-DD/` (`name`, `name-2`…, never overwriting). Unusable files go
-  to `_failed/` with `<name>.error.txt` beside them. One audit entry per file.
-* Crash-safe without duplicates: a journal (`_ledger/journal.ndjson`) records each chunk of each
-  file (by sha256) as pending (with its planned file stem) and then done (with its id). A rerun
-  skips done chunks and, for a chunk left pending, finds the memory it may already have written.
-  Files already imported (`_ledger/imported.ndjson`, same sha256) are archived as duplicates.
-* Memories are written without a per-file fsync; one sync per batch, before the sources are
-  archived, keeps 10k files fast and still loses nothing on power failure.
+* `ingest_paths()` (inbox_queue.py) copies files in; `process_inbox()` takes the top-level
+  files: each is parsed by the importer its content calls for (importers/: WhatsApp, Telegram,
+  Markdown notes, JSON, JSONL, text), written as memories, then archived to
+  `_archive/YYYY-MM-DD/` (`name`, `name-2`…, never overwriting). Unusable files go to
+  `_failed/` with `<name>.error.txt` beside them. One audit entry per file, and one report per
+  file in the result (format, messages or items read, memories, skipped, duplicates).
+* Chat exports become the person's own turns (importers/turns.py), who being `me`, the hints
+  `mh ingest --me` left, or the persona's name and aliases. Idempotent per message
+  (`_ledger/keys.ndjson`): re-importing, or importing a later and longer export of the same chat,
+  adds only new messages. Files already imported (same sha256) are archived as duplicates.
+* Crash-safe without duplicates: a journal records each chunk as pending (with its planned file
+  stem), then done (with its id); a rerun skips done chunks and, for a chunk left pending, finds
+  the memory it may already have written (see inbox_ledger.Journal).
+* Large files are written and indexed in batches of INDEX_EVERY, with `progress(file, done,
+  total)` after each step; memories are written without a per-file fsync and synced once per
+  batch of files, before the sources are archived.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from .. import clock, events, ids
-from ..errors import ValidationFailed
+from ..errors import MHError, ValidationFailed
 from ..storage import atomic_write_text, file_lock, read_json
-from .importers import ParseError, parse_file
+from .importers import ParseError, Source, parse
+from .importers.turns import person_turns
+from .inbox_ledger import (
+    Journal,
+    append_lines,
+    drop_hints,
+    read_hints,
+    read_keys,
+    read_lines,
+)
+from .inbox_queue import Skipped, ingest_paths, move_unique
 from .schema import parse_timestamp
 from .store import MemoryStore
 
+__all__ = ["Skipped", "error_report", "ingest_paths", "persona_names", "process_inbox"]
+
 PARTIAL = (".part", ".partial", ".tmp", ".crdownload", ".download", ".swp", ".lock")
 BATCH = 200
+INDEX_EVERY = 1000
 SETTLE_S = 2.0   # a file modified more recently may still be being copied in: next run
 INGEST_TAG = "ingested"
+Progress = Callable[[str, int, int], None]
 
 
-def _claim(folder: Path, name: str) -> Path:
-    """An empty file `folder/name` (or `name-2`, `name-3`… before the extension) that is ours."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stem, suffix = os.path.splitext(name)
-    if not stem:
-        stem, suffix = name, ""
-    for n in range(1, 100_000):
-        target = folder / (name if n == 1 else f"{stem}-{n}{suffix}")
-        try:
-            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            return target
-        except FileExistsError:
-            continue
-    raise ValidationFailed(f"no free name for {name} in {folder}")
-
-
-def _move_unique(src: Path, folder: Path) -> Path:
-    target = _claim(folder, src.name)
-    os.replace(src, target)
-    return target
-
-
-def _link_unique(src: Path, folder: Path, name: str) -> Path:
-    """Give the complete file `src` a free name in `folder` in one step (a hard link never
-    overwrites and never shows an empty file), falling back to claim + rename."""
-    stem, suffix = os.path.splitext(name)
-    for n in range(1, 100_000):
-        target = folder / (name if n == 1 else f"{stem or name}-{n}{suffix if stem else ''}")
-        try:
-            os.link(src, target)
-            return target
-        except FileExistsError:
-            continue
-        except OSError:   # no hard links on this file system
-            target = _claim(folder, name)
-            os.replace(src, target)
-            return target
-    raise ValidationFailed(f"no free name for {name} in {folder}")
-
-
-def _append(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+def persona_names(profile) -> list[str]:
+    """Who the person is in chat exports: persona/core.json identity.name, humanName, aliases."""
     try:
-        os.write(fd, (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
-
-
-def _read_lines(path: Path) -> list[dict]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+        ident = profile.persona.core().get("identity")
+    except MHError:
         return []
-    out = []
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue  # a torn last line after a crash
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
+    if not isinstance(ident, dict):
+        return []
+    aliases = ident.get("aliases")
+    names = [ident.get("name"), ident.get("humanName")] + \
+        (aliases if isinstance(aliases, list) else [aliases])
+    return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 
 
-# ---------------------------------------------------------------------- copying files in
-def _looks_binary(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return b"\0" in fh.read(8192)
-
-
-def ingest_paths(profile, paths: list[Path], *, actor: str = "human",
-                 skipped: list[Path] | None = None) -> list[Path]:
-    """Copy files (a folder: its top-level files) into memory/inbox/. Returns the inbox paths.
-
-    From a folder, binary files (a NUL byte in the first 8 KiB) are left where they are and
-    appended to `skipped`; a file named explicitly is always queued (and, if unreadable, ends in
-    _failed/ with its reason when imported)."""
-    sources: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            for c in sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith(".")):
-                if _looks_binary(c):
-                    if skipped is not None:
-                        skipped.append(c)
-                    continue
-                sources.append(c)
-        elif p.is_file():
-            sources.append(p)
-        else:
-            raise ValidationFailed(f"{p}: no such file or folder", hint="mh ingest FILE|FOLDER…")
-    inbox = profile.home.inbox
-    inbox.mkdir(parents=True, exist_ok=True)
-    out = []
-    for src in sources:
-        tmp = inbox / f".{src.name}.{os.getpid()}.partial"
-        shutil.copyfile(src, tmp)
-        try:
-            target = _link_unique(tmp, inbox, src.name)
-        finally:
-            tmp.unlink(missing_ok=True)
-        out.append(target)
-        profile.audit.append(events.INBOX_FILE_QUEUED, category="data", actor=actor,
-                             details={"file": target.name, "from": src.name,
-                                      "bytes": target.stat().st_size})
-    return out
-
-
-# ---------------------------------------------------------------------- processing
-class _Journal:
-    """Crash journal of one import run (and of an interrupted one before it): one append-only
-    file, one line per chunk state, so a crash at any point is recoverable without duplicates."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.done: dict[str, dict[str, str]] = {}
-        self.pending: dict[str, dict[str, str]] = {}
-        for entry in _read_lines(path):
-            sha, chunk = entry.get("sha256"), entry.get("chunk")
-            if "id" in entry:
-                self.done.setdefault(sha, {})[chunk] = entry["id"]
-            elif "stem" in entry:
-                self.pending.setdefault(sha, {})[chunk] = entry["stem"]
-        self.mentioned = set(self.done) | set(self.pending)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def mark(self, sha: str, chunk: str, **kw) -> None:
-        self.mentioned.add(sha)
-        line = json.dumps({"sha256": sha, "chunk": chunk, **kw}, ensure_ascii=False) + "\n"
-        os.write(self.fd, line.encode("utf-8"))
-
-    def close(self, finished: set[str]) -> None:
-        """Forget the journal once every file it mentions is recorded as imported."""
-        os.close(self.fd)
-        if self.mentioned <= finished:
-            os.truncate(self.path, 0)
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _recover(store: MemoryStore, stem: str, chunk: str, sha: str) -> tuple[dict, Path] | None:
@@ -182,20 +81,29 @@ def _recover(store: MemoryStore, stem: str, chunk: str, sha: str) -> tuple[dict,
         try:
             rec = read_json(path)
             ing = rec.get("metadata", {}).get("ingest", {})
-        except Exception:  # noqa: BLE001 - any unreadable file is simply not ours
+        except Exception:  # noqa: BLE001, S112 - any unreadable file is simply not ours
             continue
-        if ing.get("chunk") == chunk and ing.get("sha256") == sha:
+        if ing.get("chunk") == chunk and (ing.get("sha256") == sha or chunk.startswith("k")):
             return rec, path
     return None
 
 
-def _records(store: MemoryStore, name: str, sha: str, items: list[dict]) -> list[tuple[str, dict]]:
+@dataclass
+class _Record:
+    chunk: str
+    rec: dict
+    keys: list[str]
+
+
+def _records(store: MemoryStore, name: str, sha: str, items: list[dict]) -> list[_Record]:
     """Validated records for every item, or ParseError: nothing is written for a bad file."""
     now = clock.now()
     out = []
     for i, item in enumerate(items):
         content = item["content"]
-        chunk = hashlib.sha256(f"{i}\x00{content}".encode("utf-8")).hexdigest()[:24]
+        keys = [k for k in item.get("keys") or () if isinstance(k, str)]
+        chunk = "k" + hashlib.sha256(keys[0].encode("utf-8")).hexdigest()[:23] if keys else \
+            hashlib.sha256(f"{i}\x00{content}".encode()).hexdigest()[:24]
         meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
         meta = {**meta, "ingest": {"file": name, "sha256": sha, "chunk": chunk, "part": i + 1,
                                    "of": len(items)}}
@@ -213,7 +121,7 @@ def _records(store: MemoryStore, name: str, sha: str, items: list[dict]) -> list
         except (ValidationFailed, TypeError) as exc:
             where = f"item {i}" if len(items) > 1 else "content"
             raise ParseError(f"{where}: {getattr(exc, 'message', exc)}") from None
-        out.append((chunk, rec))
+        out.append(_Record(chunk, rec, keys))
     return out
 
 
@@ -233,108 +141,199 @@ def _inbox_files(inbox: Path, settle_s: float) -> tuple[list[Path], int]:
     return files, skipped
 
 
+@dataclass
+class _Written:
+    path: Path
+    sha: str
+    ids: list[str]
+    keys: list[dict]
+    report: dict
+
+
+class _Run:
+    """One pass over the inbox (under the inbox lock)."""
+
+    def __init__(self, profile, actor: str, me: list[str] | None, progress: Progress | None,
+                 batch: int):
+        self.profile, self.actor, self.progress, self.batch = profile, actor, progress, batch
+        self.me = list(me or [])
+        self.home = profile.home
+        self.store = MemoryStore(profile)
+        self.ledger = self.home.inbox / "_ledger"
+        self.imported = {e.get("sha256") for e in read_lines(self.ledger / "imported.ndjson")}
+        self.recorded = set(self.imported)   # durably in imported.ndjson
+        self.journal = Journal(self.ledger / "journal.ndjson")
+        self.seen = read_keys(self.ledger / "keys.ndjson") | self.journal.keys
+        self.pending: list[_Written] = []
+        self.unindexed: list[tuple[dict, Path]] = []
+        self.summary: dict[str, Any] = {"files": 0, "memories": 0, "failed": 0, "skipped": 0,
+                                        "reports": []}
+
+    # ------------------------------------------------------------------ one file
+    def file(self, path: Path) -> None:
+        hints = read_hints(self.home.inbox, path.name)
+        try:
+            sha = _sha256(path)
+        except FileNotFoundError:
+            return
+        report: dict[str, Any] = {"file": path.name}
+        if hints.get("from") and hints["from"] != path.name:
+            report["from"] = hints["from"]
+        if sha in self.imported:
+            moved = self._archive(path)
+            self.profile.audit.append(events.INBOX_FILE_INGESTED, category="data", actor=self.actor,
+                                      details={"file": path.name, "memories": 0,
+                                               "archived": self.store.relpath(moved),
+                                               "skipped": "already imported"})
+            self.summary["skipped"] += 1
+            self.summary["reports"].append({**report, "status": "duplicate",
+                                            "reason": "already imported (same content)"})
+            return
+        try:
+            items = self._items(path, hints, report)
+            records = _records(self.store, path.name, sha, items)
+        except ParseError as exc:
+            self._fail(path, str(exc), sha, report)
+            return
+        memory_ids, keys = self._write(path.name, sha, records)
+        self.imported.add(sha)
+        report.update(status="imported", memories=len(memory_ids))
+        self.pending.append(_Written(path, sha, memory_ids, keys, report))
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def _items(self, path: Path, hints: dict, report: dict) -> list[dict]:
+        src = Source(str(hints.get("from") or path.name), path)
+        try:
+            parsed = parse(src, hints.get("format"))
+        except ValidationFailed as exc:     # a bad --format saved in the hints
+            raise ParseError(exc.message) from None
+        finally:
+            src.close()
+        report["format"] = parsed.format
+        if parsed.messages is not None:
+            me = [str(n) for n in hints.get("me") or ()] or self.me or \
+                persona_names(self.profile)
+            items, stats = person_turns(parsed.messages, me, self.seen, format=parsed.format,
+                                        source=parsed.source)
+            report.update(messages=stats.messages, turns=stats.turns, skipped=stats.skipped,
+                          duplicates=stats.duplicates)
+            return items
+        new = [it for it in parsed.items if not it.get("keys") or
+               not set(it["keys"]) <= self.seen]
+        report.update(items=len(parsed.items), skipped=parsed.skipped,
+                      duplicates=len(parsed.items) - len(new))
+        return new
+
+    def _write(self, name: str, sha: str,
+               records: list[_Record]) -> tuple[list[str], list[dict]]:
+        """Write the chunks of one file that no earlier (crashed) run wrote, indexing every
+        INDEX_EVERY memories."""
+        done = self.journal.done.get(sha, {})
+        memory_ids: list[str] = []
+        keys: list[dict] = []
+        total = len(records)
+        for n, r in enumerate(records, 1):
+            found = None
+            if r.chunk in done:
+                memory_ids.append(done[r.chunk])
+            else:
+                stem = self.journal.pending_stem(sha, r.chunk)
+                found = _recover(self.store, stem, r.chunk, sha) if stem else None
+                if found is None:
+                    ts = parse_timestamp(r.rec["timestamp"])
+                    self.journal.mark(sha, r.chunk, stem=ids.memory_stem(ts, r.rec["content"]))
+                    found = self.store.write_new(r.rec, durable=False)
+                extra = {"keys": r.keys} if r.keys else {}
+                self.journal.mark(sha, r.chunk, id=found[0]["id"], **extra)
+                memory_ids.append(found[0]["id"])
+                self.unindexed.append(found)
+            if r.keys:
+                self.seen.update(r.keys)
+                keys.append({"id": memory_ids[-1], "keys": r.keys})
+            if len(self.unindexed) >= INDEX_EVERY:
+                self._index()
+            if self.progress and (n % 100 == 0 or n == total):
+                self.progress(name, n, total)
+        return memory_ids, keys
+
+    def _index(self) -> None:
+        if self.unindexed:
+            self.store._reindex(self.unindexed)
+            self.unindexed = []
+
+    # ------------------------------------------------------------------ outcomes
+    def _archive(self, path: Path) -> Path:
+        moved = move_unique(path, self.home.inbox_archive / clock.today_str())
+        drop_hints(self.home.inbox, path.name)
+        return moved
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        os.sync()   # memories durable before any source leaves the inbox
+        self._index()
+        append_lines(self.ledger / "keys.ndjson", [k for w in self.pending for k in w.keys])
+        append_lines(self.ledger / "imported.ndjson",
+                     [{"sha256": w.sha, "file": w.path.name, "at": clock.iso(),
+                       "memories": len(w.ids)} for w in self.pending])
+        self.recorded.update(w.sha for w in self.pending)
+        for w in self.pending:
+            moved = self._archive(w.path)
+            self.profile.audit.append(events.INBOX_FILE_INGESTED, category="data",
+                                      actor=self.actor,
+                                      details={"file": w.path.name, "archived":
+                                               self.store.relpath(moved),
+                                               "memories": len(w.ids), "ids": w.ids[:20],
+                                               **{k: v for k, v in w.report.items() if k in (
+                                                   "format", "messages", "turns", "skipped",
+                                                   "duplicates")}})
+            self.summary["files"] += 1
+            self.summary["memories"] += len(w.ids)
+            self.summary["reports"].append(w.report)
+        self.pending.clear()
+
+    def _fail(self, path: Path, reason: str, sha: str, report: dict) -> None:
+        moved = move_unique(path, self.home.inbox_failed)
+        drop_hints(self.home.inbox, path.name)
+        atomic_write_text(moved.with_name(moved.name + ".error.txt"),
+                          f"{path.name}: {reason}\nfailed at {clock.iso()} (sha256 {sha})\n"
+                          "Fix the file and drop it into memory/inbox/ again.\n")
+        self.profile.audit.append(events.INBOX_FILE_FAILED, level="warn", category="data",
+                                  actor=self.actor,
+                                  details={"file": path.name, "moved": self.store.relpath(moved),
+                                           "reason": reason})
+        self.summary["failed"] += 1
+        self.summary["reports"].append({**report, "status": "failed", "reason": reason,
+                                        "moved": self.store.relpath(moved)})
+
+
 def process_inbox(profile, *, actor: str = "ingestor", stop: Callable[[], bool] | None = None,
-                  batch: int = BATCH, settle_s: float = SETTLE_S) -> dict:
-    """Import every top-level inbox file. Returns {"files", "memories", "failed", "skipped"}
-    (files = files imported). `stop()` is asked between files (the agent's shutdown). Files
-    changed less than `settle_s` seconds ago are left for the next run (still being copied)."""
+                  batch: int = BATCH, settle_s: float = SETTLE_S, me: list[str] | None = None,
+                  progress: Progress | None = None) -> dict:
+    """Import every top-level inbox file. Returns {"files", "memories", "failed", "skipped",
+    "reports"} (files = files imported; reports: one per file, see the module doc). `stop()` is
+    asked between files (the agent's shutdown). Files changed less than `settle_s` seconds ago
+    are left for the next run (still being copied). `me`: the person's names in chat exports
+    (default: the persona's); `progress(file, done, total)` follows the writing of each file."""
     home = profile.home
-    store = MemoryStore(profile)
-    ledger_dir = home.inbox / "_ledger"
-    imported_log = ledger_dir / "imported.ndjson"
-    summary = {"files": 0, "memories": 0, "failed": 0, "skipped": 0}
     with file_lock(home.lock_file("inbox")):
-        imported = {e.get("sha256") for e in _read_lines(imported_log)}
-        recorded = set(imported)   # durably in imported.ndjson (imported: also this run's)
-        files, summary["skipped"] = _inbox_files(home.inbox, settle_s)
-        journal = _Journal(ledger_dir / "journal.ndjson")
-        pending: list[tuple[Path, str, list[str], list[tuple[dict, Path]]]] = []
-
-        def flush() -> None:
-            if not pending:
-                return
-            os.sync()   # memories durable before any source leaves the inbox
-            store._reindex([pair for *_, pairs in pending for pair in pairs])
-            archive = home.inbox_archive / clock.today_str()
-            lines = [json.dumps({"sha256": sha, "file": path.name, "at": clock.iso(),
-                                 "memories": len(ids_)}) + "\n" for path, sha, ids_, _ in pending]
-            with open(imported_log, "a", encoding="utf-8") as fh:
-                fh.writelines(lines)
-            recorded.update(sha for _, sha, _, _ in pending)
-            for path, sha, memory_ids, _ in pending:
-                moved = _move_unique(path, archive)
-                profile.audit.append(events.INBOX_FILE_INGESTED, category="data", actor=actor,
-                                     details={"file": path.name, "archived": store.relpath(moved),
-                                              "memories": len(memory_ids), "ids": memory_ids[:20]})
-                summary["files"] += 1
-                summary["memories"] += len(memory_ids)
-            pending.clear()
-
+        files, skipped = _inbox_files(home.inbox, settle_s)
+        run = _Run(profile, actor, me, progress, batch)
+        run.summary["skipped"] = skipped
         try:
             for path in files:
                 if stop is not None and stop():
                     break
-                try:
-                    raw = path.read_bytes()
-                except FileNotFoundError:
-                    continue
-                sha = hashlib.sha256(raw).hexdigest()
-                if sha in imported:
-                    moved = _move_unique(path, home.inbox_archive / clock.today_str())
-                    profile.audit.append(events.INBOX_FILE_INGESTED, category="data", actor=actor,
-                                         details={"file": path.name, "memories": 0,
-                                                  "archived": store.relpath(moved),
-                                                  "skipped": "already imported"})
-                    summary["skipped"] += 1
-                    continue
-                try:
-                    records = _records(store, path.name, sha, parse_file(path.name, raw))
-                except ParseError as exc:
-                    _fail(profile, store, path, str(exc), sha, actor)
-                    summary["failed"] += 1
-                    continue
-                memory_ids, pairs = _write_chunks(store, journal, sha, records)
-                imported.add(sha)
-                pending.append((path, sha, memory_ids, pairs))
-                if len(pending) >= batch:
-                    flush()
-            flush()
+                run.file(path)
+            run.flush()
         finally:
-            journal.close(recorded)
-    return summary
+            run.journal.close(run.recorded)
+    return run.summary
 
 
-def _write_chunks(store: MemoryStore, journal: _Journal, sha: str,
-                  records: list[tuple[str, dict]]) -> tuple[list[str], list[tuple[dict, Path]]]:
-    """Write the chunks of one file that no earlier (crashed) run wrote."""
-    done = journal.done.get(sha, {})
-    pending = journal.pending.get(sha, {})
-    memory_ids, pairs = [], []
-    for chunk, rec in records:
-        if chunk in done:
-            memory_ids.append(done[chunk])
-            continue
-        if chunk in pending:
-            found = _recover(store, pending[chunk], chunk, sha)
-            if found:
-                journal.mark(sha, chunk, id=found[0]["id"])
-                memory_ids.append(found[0]["id"])
-                pairs.append(found)
-                continue
-        ts = parse_timestamp(rec["timestamp"])
-        journal.mark(sha, chunk, stem=ids.memory_stem(ts, rec["content"]))
-        written, mpath = store.write_new(rec, durable=False)
-        journal.mark(sha, chunk, id=written["id"])
-        memory_ids.append(written["id"])
-        pairs.append((written, mpath))
-    return memory_ids, pairs
+def error_report(reports: list[dict]) -> list[str]:
+    """One line per failed file: `name: reason` (for faces and agent logs)."""
+    return [f"{r.get('from') or r['file']}: {r.get('reason', 'failed')}" for r in reports
+            if r.get("status") == "failed"]
 
-
-def _fail(profile, store: MemoryStore, path: Path, reason: str, sha: str, actor: str) -> None:
-    moved = _move_unique(path, profile.home.inbox_failed)
-    atomic_write_text(moved.with_name(moved.name + ".error.txt"),
-                      f"{path.name}: {reason}\nfailed at {clock.iso()} (sha256 {sha})\n"
-                      "Fix the file and drop it into memory/inbox/ again.\n")
-    profile.audit.append(events.INBOX_FILE_FAILED, level="warn", category="data", actor=actor,
-                         details={"file": path.name, "moved": store.relpath(moved),
-                                  "reason": reason})
