@@ -225,6 +225,59 @@ class TuiConfig(_Model):
     theme: str = "textual-dark"
 
 
+def _check_trust_cap(value: str | None) -> str | None:
+    from .identity import TRUST_LEVELS
+
+    if value is not None and value not in TRUST_LEVELS:
+        raise ValueError(f"unknown trust level {value!r}; one of: {', '.join(TRUST_LEVELS)}")
+    return value
+
+
+def _check_tools(value: list[str] | None) -> list[str] | None:
+    from .skills.registry import list_skills  # lazy: only when an mcp.json is validated
+
+    known = [s.id for s in list_skills()]
+    bad = [t for t in value or [] if t != "*" and t not in known]
+    if bad:
+        raise ValueError(f"unknown skill {bad[0]!r}; use \"*\" (every skill) or: {', '.join(known)}")
+    return value
+
+
+class McpClientConfig(BaseModel):
+    """`clients.<name>` of etc/mcp.json: narrower settings for one MCP client (actor mcp:<name>)."""
+    model_config = ConfigDict(extra="forbid")
+    trustCap: str | None = None
+    allowedTools: list[str] | None = None
+
+    @field_validator("trustCap")
+    @classmethod
+    def _trust(cls, value: str | None) -> str | None:
+        return _check_trust_cap(value)
+
+    @field_validator("allowedTools")
+    @classmethod
+    def _tools(cls, value: list[str] | None) -> list[str] | None:
+        return _check_tools(value)
+
+
+class McpConfig(_Model):
+    """etc/mcp.json (`mh mcp`): the caps only ever lower what the profile's trust allows."""
+    enabled: bool = True
+    allowedTools: list[str] = Field(default_factory=lambda: ["*"])  # "*": every skill
+    trustCap: str | None = None  # None: the profile's trust level
+    clients: dict[str, McpClientConfig] = Field(default_factory=dict)
+
+    @field_validator("trustCap")
+    @classmethod
+    def _trust(cls, value: str | None) -> str | None:
+        return _check_trust_cap(value)
+
+    @field_validator("allowedTools")
+    @classmethod
+    def _tools(cls, value: list[str]) -> list[str]:
+        return _check_tools(value) or []
+
+
 MODELS: dict[str, type[_Model]] = {
     "agent": AgentConfig,
     "boredom": BoredomConfig,
@@ -235,6 +288,7 @@ MODELS: dict[str, type[_Model]] = {
     "network": NetworkConfig,
     "api": ApiConfig,
     "tui": TuiConfig,
+    "mcp": McpConfig,
 }
 
 
