@@ -6,10 +6,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .active_model import active_model
 from .errors import MHError
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 
 def _count_json(folder: Path, recursive: bool = False) -> int:
@@ -41,7 +44,9 @@ def count_pending_approvals(queue: Path) -> int:
     return n
 
 
-def collect_status(profile) -> dict[str, Any]:
+def collect_status(profile: Profile, *, probe_llm: bool = True) -> dict[str, Any]:
+    """Everything `mh status` shows. `probe_llm`: ask the LLM server whether the model is there
+    (llm.health, a couple of short requests); the API's status leaves it off (files only)."""
     problems: list[str] = []
     try:
         summary = profile.persona.summary()
@@ -60,6 +65,14 @@ def collect_status(profile) -> dict[str, Any]:
         problems.append(str(exc))
         model_name = "unknown"
     problems.extend(p for p in profile.config.validate_all() if p not in problems)
+    llm = None
+    if probe_llm:
+        from .llm.health import safe_health
+
+        probe = safe_health(profile)
+        llm = probe.to_dict()
+        if not probe.ok:
+            problems.append(f"LLM: {probe.message}" + (f" (hint: {probe.hint})" if probe.hint else ""))
     h = profile.home
     try:  # the index knows valid memories (unreadable files are reported, not counted)
         import sqlite3
@@ -81,4 +94,5 @@ def collect_status(profile) -> dict[str, Any]:
         },
         "activeModel": model_name,
         "problems": problems,
+        **({"llm": llm} if llm is not None else {}),
     }

@@ -9,40 +9,43 @@ say "terminated" has its pods terminated and verified gone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import clock, events
 from ..errors import AlreadyRunning, CorruptFile, MHError
-from ..storage import PidLock, holder_pid
+from ..storage import PidLock
 from . import remote_state as state
 from . import runs as runs_mod
 from .runpod import RunPodClient, api_url, load_api_key
 
+if TYPE_CHECKING:
+    from ..profile import Profile
 
-def _runs(profile) -> list[runs_mod.Run]:
+
+def _runs(profile: Profile) -> list[runs_mod.Run]:
     return [r for r in runs_mod.list_runs(profile) if r.summary_path.exists()]
 
 
-def list_runs(profile) -> list[dict[str, Any]]:
-    """One row per run folder: label, mode, state, pod, cost, and whether a pod may be alive."""
+def run_rows(profile: Profile) -> list[dict[str, Any]]:
+    """One row per run (the core's RunStatus, in date-and-number order): label, mode, state,
+    pod, cost, and whether a pod may be alive."""
     rows = []
-    for run in _runs(profile):
-        row: dict[str, Any] = {"run": run.label, "path": str(run.dir)}
-        try:
-            s = run.summary()
-        except CorruptFile as exc:
-            rows.append({**row, "state": "corrupt", "error": exc.reason})
+    for st in runs_mod.run_statuses(profile):
+        if not (st.dir / "run-summary.json").exists():
             continue
+        row: dict[str, Any] = {"run": st.run, "path": str(st.dir)}
+        if st.status == "corrupt":
+            rows.append({**row, "state": "corrupt", "error": st.error})
+            continue
+        s = st.summary
         at_risk = state.may_have_live_pod(s)
-        running = holder_pid(run.lock_path) is not None
-        st = s.get("status") or "unknown"
-        if running:
-            st = "running"
-        elif st in ("created", "starting", "running"):
-            st = "lost"  # stopped without recording an end (kill -9, reboot)
+        running = st.alive
+        stat = "running" if running else st.status
+        if stat in ("created", "starting", "running") and not running:
+            stat = "lost"  # stopped without recording an end (kill -9, reboot)
         if at_risk and not running:
-            st = f"{st} (pod may be alive)"
-        row.update(date=s.get("date"), mode=s.get("mode", "local"), state=st,
+            stat = f"{stat} (pod may be alive)"
+        row.update(date=s.get("date"), mode=s.get("mode", "local"), state=stat,
                    pod_id=s.get("pod_id"), gpu_type=s.get("gpu_type"), cost_usd=s.get("cost_usd"),
                    terminated=s.get("terminated"), training_success=s.get("training_success"),
                    samples_used=s.get("samples_used"), finished_at=s.get("finished_at"),
@@ -51,7 +54,10 @@ def list_runs(profile) -> list[dict[str, Any]]:
     return rows
 
 
-def reap(profile, *, dry_run: bool = False, client: RunPodClient | None = None,
+list_runs = run_rows  # the old name, still imported by metahuman_tui/cli/remote_cmd.py
+
+
+def reap(profile: Profile, *, dry_run: bool = False, client: RunPodClient | None = None,
          actor: str = "cli") -> list[dict[str, Any]]:
     """Terminate every pod of every idle run whose summary says it may still exist."""
     results = []

@@ -19,14 +19,18 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import clock
 from ..errors import NotFound, ValidationFailed
 from ..ids import slugify, validate_date
 from ..storage import atomic_write_json, read_json_or
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 LABEL_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(-(\d{1,3}))?$")
 SEED_KEYS = ("base_model", "lora_rank", "num_train_epochs", "learning_rate",
@@ -178,13 +182,137 @@ def open_run(profile, label: str) -> Run:
     return Run(label, path)
 
 
-def list_runs(profile, dataset: str | None = None) -> list[Run]:
+def list_runs(profile: Profile, dataset: str | None = None) -> list[Run]:
+    """Every run folder, ordered by date then run number (…-9 before …-10)."""
     root = profile.home.runs
     if not root.is_dir():
         return []
     runs = [Run(p.name, p) for p in root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)]
     runs.sort(key=lambda r: _label_key(r.label))
     return [r for r in runs if dataset is None or r.dataset == dataset]
+
+
+# ----------------------------------------------------------------------------------- run status
+START_GRACE_S = 60.0  # a spawned supervisor may take this long to take its lock
+PROGRESS_TAIL = 65536  # bytes of progress.ndjson read for the status (the file can be large)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What every face shows for one run (CLI `mh train status`, the TUI, the reaper).
+
+    `status` is the summary's, except that a run recorded as starting/running whose supervisor
+    holds no lock is "lost" (kill -9, reboot), and an unreadable summary is "corrupt"."""
+    run: str
+    dir: Path
+    date: str | None
+    mode: str
+    status: str
+    alive: bool
+    stage: str | None = None
+    pct: float | None = None
+    loss: float | None = None
+    message: str | None = None
+    error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def order(self) -> tuple[str, int]:
+        return _label_key(self.run)
+
+    def stage_text(self) -> str | None:
+        """'TRAINING 45%', 'COMPLETE', 'GGUF_MERGE failed' (the TUI status bar), None if none."""
+        if not self.stage:
+            return None
+        if self.status in ("failed", "lost", "corrupt"):
+            return f"{self.stage} {self.status}"
+        if isinstance(self.pct, (int, float)) and self.stage != "COMPLETE":
+            return f"{self.stage} {int(self.pct)}%"
+        return self.stage
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `mh train status --json` row: the summary plus the derived fields."""
+        return {**self.summary, "run": self.run, "status": self.status, "alive": self.alive,
+                "stage": self.stage, "pct": self.pct, "loss": self.loss, "message": self.message,
+                "dir": str(self.dir), **({"error": self.error} if self.error else {})}
+
+
+def progress_tail(path: Path, tail_bytes: int = PROGRESS_TAIL) -> list[dict[str, Any]]:
+    """The complete progress lines in the last `tail_bytes` of progress.ndjson (torn lines and
+    junk skipped, as trainer.progress.read_progress does for the whole file)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - tail_bytes))
+            data = fh.read()
+    except OSError:
+        return []
+    lines = data.splitlines()
+    if size > tail_bytes and lines:
+        lines = lines[1:]  # the first line is probably cut
+    out = []
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and "stage" in item:
+            out.append(item)
+    return out
+
+
+def run_status(run: Run, *, child_alive: bool | None = None) -> RunStatus:
+    """The status of one run. `child_alive`: the caller's own knowledge of the supervisor
+    process it spawned (a fresh one may not hold its lock yet)."""
+    from ..errors import CorruptFile
+    from ..storage import holder_pid
+
+    try:
+        summary = run.summary()
+        corrupt = None
+    except CorruptFile as exc:
+        summary, corrupt = {}, exc.reason
+    if not isinstance(summary, dict):
+        summary, corrupt = {}, "run-summary.json is not a JSON object"
+    lines = progress_tail(run.progress_path)
+    alive = holder_pid(run.lock_path) is not None
+    status = str(summary.get("status") or "unknown")
+    if not alive and status == "starting":  # spawned, lock not taken yet
+        if child_alive is not None:
+            alive = child_alive
+        else:
+            try:
+                alive = time.time() - run.summary_path.stat().st_mtime < START_GRACE_S
+            except FileNotFoundError:
+                alive = False
+    if status in ("starting", "running") and not alive:
+        status = "lost"
+    if corrupt:
+        status = "corrupt"
+    last = lines[-1] if lines else {}
+    loss = next((ln.get("loss") for ln in reversed(lines) if ln.get("loss") is not None), None)
+    date = summary.get("date") if isinstance(summary.get("date"), str) else None
+    return RunStatus(run=run.label, dir=run.dir, date=date,
+                     mode=str(summary.get("mode") or "local"), status=status, alive=alive,
+                     stage=last.get("stage"), pct=last.get("pct"), loss=loss,
+                     message=last.get("message"),
+                     error=corrupt and f"{run.summary_path}: corrupt JSON: {corrupt}"
+                     or (summary.get("error") if isinstance(summary.get("error"), str) else None),
+                     summary=summary)
+
+
+def run_statuses(profile: Profile, dataset: str | None = None, *,
+                 newest_first: bool = False) -> list[RunStatus]:
+    """Every run's status, ordered by date then run number (…-9 before …-10)."""
+    rows = [run_status(r) for r in list_runs(profile, dataset)]
+    return rows[::-1] if newest_first else rows
+
+
+def latest_run_status(profile: Profile) -> RunStatus | None:
+    """The newest run (by date and number), or None when there is none."""
+    found = list_runs(profile)
+    return run_status(found[-1]) if found else None
 
 
 def trainer_config(profile, dataset_label: str, base_model: str | None = None,

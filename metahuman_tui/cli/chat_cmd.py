@@ -93,23 +93,22 @@ def _use_model(prof, name: str, force: bool = False) -> str:
 
 
 def _model_status(prof) -> dict:
-    from metahuman_core.active_model import active_model
-    from metahuman_core.llm import LLMError, get_backend, resolve_host
+    """llm.health (host and model checked) in the shape `mh model status --json` always had:
+    `ok` = the server answers, `installed` = the model is there; plus health's own fields."""
+    from metahuman_core.llm import LLMError, get_backend
+    from metahuman_core.llm.health import health
 
-    backend = get_backend(prof)
-    current = active_model(prof)
-    health = backend.health()
-    out = {**health.to_dict(), "model": current["model"], "source": current["source"],
-           "problem": current.get("problem"), "installed": None, "tools": None}
-    if prof.config.get("agent").backend == "ollama":
-        out["host_source"] = resolve_host(prof)[1]
-    if health.ok:
+    h = health(prof)
+    out = {**h.to_dict(), "ready": h.ok, "ok": h.reachable, "installed": h.model_present,
+           "error": None if h.reachable else h.message, "tools": None,
+           "host": h.host or f"embedded:{h.model}"}
+    if h.model_present and h.backend != "llamacpp":
         try:
-            out["installed"] = backend.has_model(current["model"])
-            if out["installed"]:
-                out["tools"] = backend.supports_tools(current["model"])
+            out["tools"] = get_backend(prof).supports_tools(h.model)
         except LLMError as exc:
             out["problem"] = exc.message
+    elif h.backend == "llamacpp" and h.model_present:
+        out["tools"] = False
     return out
 
 
@@ -309,7 +308,7 @@ def register(app: typer.Typer) -> None:
             if s.get("hint") and not s["ok"]:
                 common.echo(f"hint      {s['hint']}")
             elif s["installed"] is False:
-                common.echo(f"hint      ollama pull {s['model']}")
+                common.echo(f"hint      {s.get('hint') or 'ollama pull ' + s['model']}")
         raise typer.Exit(0 if s["ok"] and s["installed"] is not False else 1)
 
     @model.callback()

@@ -57,7 +57,7 @@ def _model(profile) -> dict:
 @router.get("/api/status", response_model=StatusResponse,
             summary="System status, identity summary, task counts")
 def get_status(profile=Depends(get_profile)) -> dict:
-    data = collect_status(profile)
+    data = collect_status(profile, probe_llm=False)
     return {
         "identity": {"name": data.get("name", ""), "role": data.get("role", ""),
                      "trustLevel": data.get("trustLevel")},
