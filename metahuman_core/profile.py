@@ -4,21 +4,26 @@ and passes it down: nothing in the core reaches for globals except the clock."""
 from __future__ import annotations
 
 import os
-import shutil
 from functools import cached_property
-from pathlib import Path
-
-from . import events
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from . import events
 from .audit import AuditLog
+from .errors import MHError
 from .paths import Home
 
 if TYPE_CHECKING:  # imported lazily below: pydantic models cost ~100 ms at start-up
     from .config import ConfigStore
     from .identity import PersonaStore
 
-TEMPLATE_ROOT = Path(__file__).resolve().parent.parent  # the repo checkout holds etc/ persona/
+# Package data (metahuman_core/templates/{etc,persona}), so `pip install`/`pipx install` ship them.
+# The checkout's own etc/ and persona/ are a profile made from these (tests/test_install.py checks
+# that they do not drift apart).
+TEMPLATE_ROOT: Traversable = resources.files("metahuman_core") / "templates"
+TEMPLATE_FOLDERS = ("etc", "persona")
 
 
 class Profile:
@@ -26,7 +31,7 @@ class Profile:
         self.home = home if isinstance(home, Home) else Home(Path(home).expanduser().resolve())
 
     @classmethod
-    def open(cls, explicit=None, *, require: bool = True) -> "Profile":
+    def open(cls, explicit=None, *, require: bool = True) -> Profile:
         prof = cls(Home.resolve(explicit))
         if require:
             prof.home.require()
@@ -37,13 +42,13 @@ class Profile:
         return self.home.root
 
     @cached_property
-    def config(self) -> "ConfigStore":
+    def config(self) -> ConfigStore:
         from .config import ConfigStore
 
         return ConfigStore(self.home.etc)
 
     @cached_property
-    def persona(self) -> "PersonaStore":
+    def persona(self) -> PersonaStore:
         from .identity import PersonaStore
 
         return PersonaStore(self.home.persona)
@@ -56,18 +61,25 @@ class Profile:
         return self.persona.trust_level()
 
 
-def template_files() -> list[tuple[Path, Path]]:
-    """(source, relative target) for every template shipped in the package's etc/ and persona/."""
-    pairs = []
-    for folder in ("etc", "persona"):
+def template_files() -> list[tuple[Traversable, PurePosixPath]]:
+    """(source, relative target) for every JSON template shipped in the package."""
+    pairs: list[tuple[Traversable, PurePosixPath]] = []
+
+    def walk(node: Traversable, rel: PurePosixPath) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            if child.is_dir():
+                if child.name != "secrets":
+                    walk(child, rel / child.name)
+            elif child.name.endswith(".json"):
+                pairs.append((child, rel / child.name))
+
+    for folder in TEMPLATE_FOLDERS:
         base = TEMPLATE_ROOT / folder
-        if not base.is_dir():
-            continue
-        for src in sorted(base.rglob("*.json")):
-            rel = src.relative_to(TEMPLATE_ROOT)
-            if "secrets" in rel.parts:
-                continue
-            pairs.append((src, rel))
+        if base.is_dir():
+            walk(base, PurePosixPath(folder))
+    if not pairs:  # a broken install; never report "profile ready" over empty folders
+        raise MHError(f"no profile templates found in {TEMPLATE_ROOT}",
+                      hint="reinstall metahuman-os (its package data is missing)")
     return pairs
 
 
@@ -80,16 +92,16 @@ def init_profile(path: Path | str) -> tuple[Profile, list[str]]:
             d.mkdir(parents=True, exist_ok=True)
             created.append(str(d.relative_to(prof.root)) + "/")
     for src, rel in template_files():
-        target = prof.root / rel
-        if target.resolve() == src.resolve() or target.exists():
+        target = prof.root.joinpath(*rel.parts)
+        if target.exists():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             continue
-        with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
-            shutil.copyfileobj(inp, out)
+        with os.fdopen(fd, "wb") as out:
+            out.write(src.read_bytes())
         created.append(str(rel))
     secrets = prof.home.secrets_dir
     if not secrets.exists():
