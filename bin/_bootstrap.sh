@@ -1,7 +1,9 @@
 # Sourced by bin/mh and bin/test: create .venv on first use and keep it in step with pyproject.toml.
 # Usage: mh_bootstrap "EXTRAS" ; EXTRAS is a comma list such as "api" or "dev,api,train".
+# pip's own output goes to $MH_VENV/.mh-install.log; the terminal gets a few lines and, while pip
+# works, one progress line (what pip is doing now). On failure the log's tail is shown.
 set -euo pipefail
-MH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MH_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 MH_VENV="${MH_VENV:-$MH_ROOT/.venv}"
 
 mh_python() {
@@ -15,31 +17,62 @@ mh_python() {
   return 1
 }
 
+# mh_run_logged WHAT CMD...: run CMD with its output appended to the install log; on a terminal,
+# show a spinner, the seconds so far and pip's latest line.
+mh_run_logged() {
+  local what="$1"; shift
+  local log="$MH_VENV/.mh-install.log"
+  echo "### $what: $*" >>"$log"
+  "$@" >>"$log" 2>&1 &
+  local pid=$! start=$SECONDS i=0 spin='|/-\' line cols
+  if [[ -t 2 ]]; then
+    cols=$(( $(tput cols 2>/dev/null || echo 80) - 20 ))
+    (( cols < 20 )) && cols=20
+    while kill -0 "$pid" 2>/dev/null; do
+      line="$(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | cut -c1-"$cols")"
+      printf '\r\033[K  %s %3ds  %s' "${spin:i++%4:1}" $((SECONDS - start)) "$line" >&2
+      sleep 0.3
+    done
+    printf '\r\033[K' >&2
+  fi
+  if ! wait "$pid"; then
+    echo "mh: $what failed; the end of $log:" >&2
+    tail -n 25 "$log" | sed 's/^/  /' >&2
+    return 1
+  fi
+}
+
 mh_bootstrap() {
   local extras="$1"
   local stamp="$MH_VENV/.mh-stamp-${extras//,/-}"
   local want
-  want="$(cat "$MH_ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  want="$(sha256sum <"$MH_ROOT/pyproject.toml" | cut -c1-16)"
   if [[ -x "$MH_VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
-  local py
+  local py start=$SECONDS
   py="$(mh_python)"
+  local pip=("$MH_VENV/bin/python" -m pip --disable-pip-version-check --progress-bar off)
   if [[ ! -x "$MH_VENV/bin/python" ]]; then
-    echo "mh: creating $MH_VENV (first run)..." >&2
+    echo "mh: first run: creating a Python environment in $MH_VENV" >&2
     "$py" -m venv "$MH_VENV"
-    "$MH_VENV/bin/python" -m pip install -q --upgrade pip >&2
+    : >"$MH_VENV/.mh-install.log"
+    mh_run_logged "updating pip" "${pip[@]}" install --upgrade pip
+  else
+    : >"$MH_VENV/.mh-install.log"
   fi
-  echo "mh: installing metahuman-os[$extras] into $MH_VENV ..." >&2
+  echo "mh: installing MetaHuman OS with the extras $extras (a few minutes the first time;" \
+       "log: $MH_VENV/.mh-install.log)" >&2
   if [[ ",$extras," == *",train,"* ]]; then
     # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
-    "$MH_VENV/bin/python" -m pip install -q "torch==2.13.0" >&2
+    mh_run_logged "installing torch" "${pip[@]}" install "torch==2.13.0"
   fi
   if [[ ",$extras," == *",llm,"* ]]; then
     # portable llama.cpp build: a native build can die with "Illegal instruction" (AMX CPUs)
     export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
-    echo "mh: building llama-cpp-python (first time only, several minutes)..." >&2
+    echo "mh: building llama-cpp-python (first time only, several minutes)" >&2
   fi
-  "$MH_VENV/bin/python" -m pip install -q -e "$MH_ROOT[$extras]" >&2
+  mh_run_logged "installing metahuman-os[$extras]" "${pip[@]}" install -e "$MH_ROOT[$extras]"
   echo "$want" > "$stamp"
+  echo "mh: ready ($((SECONDS - start)) s)" >&2
 }
