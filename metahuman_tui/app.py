@@ -20,15 +20,21 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from metahuman_core import clock as core_clock
-from metahuman_core.safeguards import record_yolo, set_trust
 from metahuman_core.errors import MHError
+from metahuman_core.safeguards import record_yolo, set_trust
 
 from .screens.approvals import ApprovalsScreen
 from .screens.audit import AuditScreen
 from .screens.chat import ChatScreen
 from .screens.help import HelpScreen
-from .screens.keys import (KeyRow, alt_digit, display_key, install_esc_digit_keys, registry,
-                          split_keymap)
+from .screens.keys import (
+    KeyRow,
+    alt_digit,
+    display_key,
+    install_esc_digit_keys,
+    registry,
+    split_keymap,
+)
 from .screens.memory import MemoryScreen
 from .screens.modals import ChoiceScreen, ConfirmScreen, PromptScreen, TextViewScreen
 from .screens.services import LlmState, Services, TuiSettings
@@ -230,9 +236,27 @@ class MetaHumanApp(App[None]):
             self.set_trust)
 
     def set_trust(self, level: str | None) -> None:
+        """Raising trust asks first (Cancel is the default button); lowering never does."""
+        from metahuman_core.identity import trust_rank
+
         profile = self.services.profile
         old = profile.persona.trust_level()
         if not level or level == old:
+            return
+        if trust_rank(level) > trust_rank(old):
+            body = (f"Trust {old} → {level}: the operator and agents may run more skills without "
+                    "asking you first. The sandbox and the always-ask class still hold. "
+                    "The change is written to the audit log.")
+            self.push_screen(ConfirmScreen(f"Raise trust to {level}?", body, yes="Raise trust",
+                                           danger=True),
+                             lambda yes: self._apply_trust(level) if yes else None)
+            return
+        self._apply_trust(level)
+
+    def _apply_trust(self, level: str) -> None:
+        profile = self.services.profile
+        old = profile.persona.trust_level()
+        if level == old:
             return
         set_trust(profile, level, actor="tui")
         self.notify(f"Trust level: {old} → {level}")

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ..widgets.line_list import KeyedDataTable
+from .approval_detail import ApprovalDetailScreen, describe, summary
 from .base import PaneScreen, age
 from .modals import ConfirmScreen, PromptScreen
 from .services import Unavailable, error_text
@@ -53,7 +54,9 @@ class ApprovalsScreen(PaneScreen):
         Binding("h", "toggle_history", "History", id="approvals.history"),
         Binding("t", "app.set_trust", "Trust", id="approvals.trust"),
         Binding("y", "copy", "Copy args", id="approvals.copy", show=False),
+        Binding("enter", "details", "Details", id="approvals.details", show=False),
     ]
+    EXTRA_KEY_SCOPES = (ApprovalDetailScreen,)
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,20 +144,26 @@ class ApprovalsScreen(PaneScreen):
     def _show_detail(self) -> None:
         item = self.items.get(self.current_id() or "")
         detail = self.query_one("#approval-detail", Static)
-        if not item:
-            detail.update("")
+        # what will run comes first: the overwrite effect before the args (80x24 cuts the tail)
+        detail.update("\n".join(summary(self.profile, item)) if item else "")
+
+    @on(DataTable.RowSelected)
+    def action_details(self) -> None:
+        """Enter: every argument in full, scrollable (size/sha of long text, diff of a write)."""
+        item = self.items.get(self.current_id() or "")
+        if item is None:
+            self.notify("Nothing selected.")
             return
-        # what will run comes first: at 80x24 the tail of a long detail is cut off
-        lines = [f"{item['id']} · {item.get('skill')} · risk {item.get('risk')} · "
-                 f"by {item.get('requested_by')}",
-                 "args: " + json.dumps(item.get("args"), ensure_ascii=False, indent=None)]
-        if item.get("status") != "pending":
-            lines.append(f"{item.get('status')} by {item.get('decided_by')}"
-                         + (f": {item['reason']}" if item.get("reason") else ""))
-        lines.append(f"trust {item.get('trust')}" + (" · YOLO" if item.get("yolo") else "")
-                     + f" · expires {item.get('expires_at')}"
-                     + (f" · why: {item['request_reason']}" if item.get("request_reason") else ""))
-        detail.update("\n".join(lines))
+
+        def chosen(what: str | None) -> None:
+            if what == "approve":
+                self.action_approve()
+            elif what == "reject":
+                self.action_reject()
+
+        self.app.push_screen(ApprovalDetailScreen(f"{item['id']} · {item.get('status')}",
+                                                  describe(self.profile, item), item.get("args")),
+                             chosen)
 
     # ------------------------------------------------------------------ decisions
     def _pending(self) -> dict | None:
@@ -171,12 +180,11 @@ class ApprovalsScreen(PaneScreen):
         item = self._pending()
         if item is None:
             return
-        body = (f"{item.get('skill')} with {_args(item.get('args'))[:400]}\n"
-                f"risk {item.get('risk')} · requested by {item.get('requested_by')}. "
-                "It runs now, after the policy and the arguments are checked again.")
+        body = (describe(self.profile, item) + "\n\nIt runs now, after the policy and the "
+                "arguments are checked again.")
         self.app.push_screen(
             ConfirmScreen(f"Approve {item['id']}?", body, yes="Approve",
-                          danger=item.get("risk") == "high"),
+                          danger=item.get("risk") == "high", scroll=True),
             lambda yes: self.decide(item["id"], True, "") if yes else None)
 
     def action_reject(self) -> None:

@@ -26,6 +26,7 @@ from ..widgets.audit_filter import AuditFilter, FilterError, parse_filter, parse
 from ..widgets.audit_view import AuditLines
 from ..widgets.line_index import LineIndex
 from ..widgets.line_list import KeyedOptionList, LineList
+from ..widgets.text_input import TextInput
 from .base import PaneScreen
 from .modals import ChoiceScreen, TextViewScreen
 
@@ -78,7 +79,7 @@ class AuditScreen(PaneScreen):
         self._was_today = False
 
     def compose_pane(self) -> ComposeResult:
-        yield Input(placeholder=PLACEHOLDER, id="audit-filter", compact=True)
+        yield TextInput(placeholder=PLACEHOLDER, id="audit-filter", compact=True)
         yield Static("", id="audit-info", classes="info-line")
         with Horizontal(id="audit-main"):
             yield KeyedOptionList(id="audit-days")

@@ -15,17 +15,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label, Static, Switch
+from textual.widgets import Label, Static, Switch
 
-from ..widgets.chat_events import (ApprovalRequested, ApprovalSettled, Notice, TextDelta,
-                                   ToolCalled, ToolReturned)
+from ..widgets.chat_events import (
+    ApprovalRequested,
+    ApprovalSettled,
+    Notice,
+    TextDelta,
+    ToolCalled,
+    ToolReturned,
+)
 from ..widgets.chat_view import ApprovalCard, Reply, UserMessage
+from ..widgets.prompt_area import PromptArea
 from .base import PaneScreen
 from .modals import ChoiceScreen, PromptScreen
 from .services import Unavailable, error_text
 
-WELCOME = ("Talk to your twin. Enter sends · Esc cancels a reply · Ctrl+O past conversations · "
-           "Ctrl+N new conversation · Ctrl+Y copies the last reply · F8 YOLO.")
+WELCOME = ("Talk to your twin. Enter sends · {newline} new line · {cancel} cancels a reply · "
+           "{history} past conversations · {new} new conversation · {copy} copies the last "
+           "reply · {yolo} YOLO · PgUp/PgDn scroll.")
 
 
 class ReplyEvent(Message):
@@ -68,6 +76,8 @@ class ChatScreen(PaneScreen):
         Binding("ctrl+n", "new_chat", "New chat", id="chat.new"),
         Binding("ctrl+o", "history", "History", id="chat.history"),
         Binding("ctrl+y", "copy_reply", "Copy reply", id="chat.copy"),
+        Binding("pageup", "scroll_log(-1)", "Scroll up", id="chat.page_up", show=False),
+        Binding("pagedown", "scroll_log(1)", "Scroll down", id="chat.page_down", show=False),
     ]
 
     def __init__(self) -> None:
@@ -83,8 +93,16 @@ class ChatScreen(PaneScreen):
             yield Label("YOLO", id="yolo-label")
             yield Switch(value=False, id="yolo-switch", animate=False)
         with VerticalScroll(id="chat-log"):
-            yield Static(WELCOME, classes="notice", id="chat-welcome")
-        yield Input(placeholder="Message your twin… (Enter sends)", id="chat-input", compact=True)
+            yield Static(self.welcome(), classes="notice", id="chat-welcome")
+        yield PromptArea(placeholder="Message your twin… (Enter sends, Ctrl+J new line)",
+                         id="chat-input")
+
+    def welcome(self) -> str:
+        """The welcome line names the keys in force (etc/tui.json may remap them)."""
+        key = self.app.key_for  # type: ignore[attr-defined]
+        return WELCOME.format(newline="Shift+Enter/Ctrl+J", cancel=key("chat.cancel"),
+                              history=key("chat.history"), new=key("chat.new"),
+                              copy=key("chat.copy"), yolo=key("yolo"))
 
     def on_mount(self) -> None:
         self.query_one("#chat-log").anchor()
@@ -107,16 +125,17 @@ class ChatScreen(PaneScreen):
     def busy(self) -> bool:
         return self.reply is not None
 
-    @on(Input.Submitted, "#chat-input")
-    async def send(self, event: Input.Submitted) -> None:
+    @on(PromptArea.Submitted, "#chat-input")
+    async def send(self, event: PromptArea.Submitted) -> None:
         text = event.value.strip()
         if not text:
             return
         if self.busy:
-            self.notify("A reply is still streaming: Esc cancels it.", severity="warning")
+            self.notify("A reply is still streaming: Esc cancels it (your draft stays here).",
+                        severity="warning")
             return
         self.prompt = text
-        event.input.value = ""
+        event.prompt_area.value = ""
         log = self.query_one("#chat-log", VerticalScroll)
         self.user_msg = UserMessage(text)
         self.reply = Reply()
@@ -174,9 +193,18 @@ class ChatScreen(PaneScreen):
         self.reply = self.user_msg = None
 
     async def on_reply_cancelled(self, _: ReplyCancelled) -> None:
-        waiting = [c.event for c in (self.reply.query(ApprovalCard) if self.reply else [])
+        reply = self.reply
+        waiting = [c.event for c in (reply.query(ApprovalCard) if reply else [])
                    if not c.has_class("-decided")]
-        await self._drop_turn()
+        if reply is not None and reply.received:
+            # what arrived stays, marked cancelled (not saved, not sent back as history)
+            for card in reply.query(ApprovalCard):
+                await card.remove()
+            await reply.cancelled()
+            self.reply = self.user_msg = None
+            self._restore_prompt()
+        else:
+            await self._drop_turn()
         self.notify("Reply cancelled; your message is back in the prompt.")
         for event in waiting:   # the card goes with the turn; the queued request does not
             self.notify(f"{event.approval_id} ({event.skill}) still waits in Approvals (F5): "
@@ -200,11 +228,18 @@ class ChatScreen(PaneScreen):
         self._restore_prompt()
 
     def _restore_prompt(self) -> None:
-        box = self.query_one("#chat-input", Input)
+        box = self.query_one("#chat-input", PromptArea)
         if not box.value:
             box.value = self.prompt
-            box.cursor_position = len(self.prompt)
         box.focus()
+
+    def action_scroll_log(self, direction: int) -> None:
+        """PgUp/PgDn scroll the transcript while the prompt keeps the focus."""
+        log = self.query_one("#chat-log", VerticalScroll)
+        if direction < 0:
+            log.scroll_page_up(animate=False)
+        else:
+            log.scroll_page_down(animate=False)
 
     def action_cancel(self) -> None:
         if self.busy:
@@ -243,11 +278,11 @@ class ChatScreen(PaneScreen):
         self._refocus_prompt(message.card)
         self.app.refresh_status()  # type: ignore[attr-defined]
 
-    def _refocus_prompt(self, card: ApprovalCard) -> None:
+    def _refocus_prompt(self, card: ApprovalCard | None) -> None:
         """A decided card hides its buttons: focus goes back to the prompt, not nowhere
-        (typing into a vanished button did nothing)."""
+        (typing into a vanished button did nothing). The draft is kept, never selected."""
         focused = self.focused
-        if focused is None or focused is card or card in focused.ancestors:
+        if focused is None or focused is card or (card is not None and card in focused.ancestors):
             self.query_one("#chat-input").focus()
 
     # ------------------------------------------------------------------ conversations
@@ -257,7 +292,7 @@ class ChatScreen(PaneScreen):
             self.reply = self.user_msg = None   # the old turn goes with the transcript
         log = self.query_one("#chat-log", VerticalScroll)
         await log.remove_children()
-        await log.mount(Static(WELCOME, classes="notice"))
+        await log.mount(Static(self.welcome(), classes="notice"))
         self.history = []
         self.query_one("#chat-title", Label).update("Conversation")
 
@@ -304,7 +339,7 @@ class ChatScreen(PaneScreen):
         log = self.query_one("#chat-log", VerticalScroll)
         question = str(memory.get("content", ""))
         answer = str(memory.get("response") or "")
-        reply = Reply()
+        reply = Reply(waiting=False)
         await log.mount_all([UserMessage(question), reply])
         await reply.write(answer or "(no saved answer)")
         await reply.finish()

@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 
 from ..widgets.line_list import LineList
 from ..widgets.memory_list import MARKS, MemoryList, MemoryRow
+from ..widgets.text_input import TextInput
 from .base import PaneScreen
 from .memory_modals import CaptureScreen, MemoryDetailScreen, detail_text, split_tags
 from .modals import PromptScreen
@@ -63,7 +64,7 @@ class MemoryScreen(PaneScreen):
         self.query_text = ""
 
     def compose_pane(self) -> ComposeResult:
-        yield Input(placeholder=PLACEHOLDER, id="memory-search", compact=True)
+        yield TextInput(placeholder=PLACEHOLDER, id="memory-search", compact=True)
         yield Static("loading…", id="memory-info", classes="info-line")
         with Horizontal(id="memory-main"):
             with Vertical(id="memory-left"):

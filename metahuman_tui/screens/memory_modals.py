@@ -14,6 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from ..widgets.text_input import TextInput
+
 SHOWN = ("id", "timestamp", "type", "tags", "entities", "importance", "source")
 
 
@@ -85,8 +87,8 @@ class CaptureScreen(ModalScreen["dict | None"]):
                 yield Label("type (observation, journal, …)")
                 yield Label("tags")
             with Horizontal(classes="form-row -tight"):
-                yield Input("observation", placeholder="type", id="capture-type", compact=True)
-                yield Input(placeholder="tags, comma separated", id="capture-tags", compact=True)
+                yield TextInput("observation", placeholder="type", id="capture-type", compact=True)
+                yield TextInput(placeholder="tags, comma separated", id="capture-tags", compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from ..widgets.line_list import KeyedOptionList
+from ..widgets.text_input import TextInput
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -24,21 +25,28 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes", id="modal.yes"),
     ]
 
-    def __init__(self, title: str, body: str = "", yes: str = "Yes", danger: bool = False):
+    def __init__(self, title: str, body: str = "", yes: str = "Yes", danger: bool = False,
+                 *, scroll: bool = False, default_no: bool | None = None):
         super().__init__(classes="modal")
         self.title_text, self.body, self.yes, self.danger = title, body, yes, danger
+        self.scroll = scroll                     # a long body (full approval args) scrolls
+        self.default_no = danger if default_no is None else default_no
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog" + (" -danger" if self.danger else "")):
+        with Vertical(classes="dialog" + (" -danger" if self.danger else "")
+                      + (" -wide" if self.scroll else "")):
             yield Label(self.title_text, classes="dialog-title")
-            if self.body:
+            if self.body and self.scroll:
+                with VerticalScroll(classes="dialog-scroll"):
+                    yield Static(self.body, markup=False)
+            elif self.body:
                 yield Static(self.body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="error" if self.danger else "primary")
                 yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no" if self.danger else "#yes", Button).focus()
+        self.query_one("#no" if self.default_no else "#yes", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -63,8 +71,7 @@ class PromptScreen(ModalScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(self.value, placeholder=self.placeholder, id="prompt-input",
-                        select_on_focus=False)
+            yield TextInput(self.value, placeholder=self.placeholder, id="prompt-input")
             yield Label("Enter to accept, Esc to cancel", classes="dialog-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

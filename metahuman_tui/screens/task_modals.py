@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Label
 from metahuman_core.errors import MHError
 from metahuman_core.tasks import PRIORITIES, check_due, check_priority
 
+from ..widgets.text_input import TextInput
 from .memory_modals import split_tags
 
 __all__ = ["PRIORITIES", "TaskFormScreen"]
@@ -38,19 +39,19 @@ class TaskFormScreen(ModalScreen["dict | None"]):
         t = self.task_data
         with Vertical(classes="dialog -wide"):
             yield Label(f"Edit {t['id']}" if t.get("id") else "New task", classes="dialog-title")
-            yield Input(str(t.get("title", "")), placeholder="title", id="task-title")
-            yield Input(str(t.get("description") or ""), placeholder="description",
+            yield TextInput(str(t.get("title", "")), placeholder="title", id="task-title")
+            yield TextInput(str(t.get("description") or ""), placeholder="description",
                         id="task-description")
             with Horizontal(classes="form-row form-labels"):
                 yield Label("priority (P0 urgent…P3)")
                 yield Label("due (YYYY-MM-DD)")
                 yield Label("tags")
             with Horizontal(classes="form-row -tight"):
-                yield Input(str(t.get("priority") or "P2"), placeholder="P0..P3",
+                yield TextInput(str(t.get("priority") or "P2"), placeholder="P0..P3",
                             id="task-priority", compact=True)
-                yield Input(str(t.get("due") or ""), placeholder="due YYYY-MM-DD",
+                yield TextInput(str(t.get("due") or ""), placeholder="due YYYY-MM-DD",
                             id="task-due", compact=True)
-                yield Input(", ".join(t.get("tags") or []), placeholder="tags, comma separated",
+                yield TextInput(", ".join(t.get("tags") or []), placeholder="tags, comma separated",
                             id="task-tags", compact=True)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)

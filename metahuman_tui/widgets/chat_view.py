@@ -84,20 +84,37 @@ class ApprovalCard(Vertical):
         self.add_class("-decided")
 
 
-class Reply(Vertical):
-    """One assistant turn. The chat screen's handlers feed it events in order."""
+WAITING = "⋯ waiting for the model (Esc cancels)"
 
-    def __init__(self) -> None:
+
+class Reply(Vertical):
+    """One assistant turn. The chat screen's handlers feed it events in order. Until the first
+    event it says the model is working (a slow local model may take many seconds)."""
+
+    def __init__(self, *, waiting: bool = True) -> None:
         super().__init__(classes="msg -reply")
         self.parts: list[tuple[Markdown, list[str]]] = []
         self._stream: MarkdownStream | None = None
         self.tools: dict[str, ToolCallRow] = {}
+        self.received = False
+        self._waiting = waiting
+
+    def compose(self) -> ComposeResult:
+        if self._waiting:
+            yield Static(WAITING, classes="notice waiting")
+
+    async def _arrived(self) -> None:
+        if not self.received:
+            self.received = True
+            for widget in self.query(".waiting"):
+                await widget.remove()
 
     @property
     def text(self) -> str:
         return "\n\n".join("".join(chunks) for _md, chunks in self.parts).strip()
 
     async def write(self, fragment: str) -> None:
+        await self._arrived()
         if self._stream is None:
             md = Markdown("", classes="reply-text")
             await self.mount(md)
@@ -112,6 +129,7 @@ class Reply(Vertical):
             self._stream = None
 
     async def add_tool_call(self, event: ToolCalled) -> None:
+        await self._arrived()
         await self.close_text()
         row = ToolCallRow(event)
         self.tools[event.call_id] = row
@@ -125,10 +143,12 @@ class Reply(Vertical):
         row.returned(event)
 
     async def add_approval(self, event: ApprovalRequested) -> None:
+        await self._arrived()
         await self.close_text()
         await self.mount(ApprovalCard(event))
 
     async def add_notice(self, text: str, *, error: bool = False) -> None:
+        await self._arrived()
         await self.close_text()
         await self.mount(Static(text, markup=False, classes="notice" + (" -error" if error else "")))
 
@@ -139,3 +159,10 @@ class Reply(Vertical):
             await md.update("".join(chunks))
         if not self.parts and not self.tools and not self.query(ApprovalCard):
             await self.add_notice("(empty reply)")
+
+    async def cancelled(self) -> None:
+        """Esc: keep what arrived, rendered whole, and say it was cut short."""
+        await self.finish()
+        await self.add_notice("⊘ cancelled: the reply above is partial and was not saved",
+                              error=True)
+        self.add_class("-cancelled")

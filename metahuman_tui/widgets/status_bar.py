@@ -31,6 +31,15 @@ class StatusInfo:
     training: str | None = None
 
 
+def trust_style(level: str) -> str:
+    """Above the default (supervised_auto) the level stands out: skills run without asking."""
+    from metahuman_core.identity import DEFAULT_TRUST, TRUST_LEVELS, trust_rank
+
+    if level in TRUST_LEVELS and trust_rank(level) > trust_rank(DEFAULT_TRUST):
+        return "bold black on yellow"
+    return ""
+
+
 class PaneTabs(Widget):
     """`F2 Chat  F3 Memory …` with the current pane highlighted; click to switch."""
 
@@ -104,7 +113,7 @@ class StatusBar(Widget):
             text.append(" LLM ○ down ", "bold red")
         text.append(info.model, "bold")
         text.append(" │ trust ", "dim")
-        text.append(info.trust)
+        text.append(info.trust, trust_style(info.trust))
         if yolo:
             text.append(" │ ")
             text.append(" YOLO ", "bold white on red")

@@ -70,9 +70,7 @@ def _progress(lines: list[dict], start: datetime) -> str:
 
 def build(profile: Profile, fixed: clock.FixedClock) -> Profile:
     """Fill `profile` with the fixture data; leaves `fixed` at NOW."""
-    from metahuman_core.approvals import args_sha256
     from metahuman_core.memory import MemoryStore
-    from metahuman_core.storage import atomic_write_json
     from metahuman_core.tasks import TaskStore
 
     clock.set_clock(fixed)
@@ -89,20 +87,12 @@ def build(profile: Profile, fixed: clock.FixedClock) -> Profile:
             fixed.set(at(19, 11, i))
             tasks.set_status(task["id"], status, actor="cli")
 
-    queue = profile.home.approval_queue
     for i, (skill, args, risk, when) in enumerate([
             ("fs_write", {"path": "out/plan.md", "content": "# Q4 plan\n", "overwrite": False},
              "medium", at(19, 15, 30)),
             ("fs_delete", {"path": "out/old-notes.txt"}, "high", at(19, 15, 52))]):
         item_id = f"apr-{when:%Y%m%d-%H%M%S}-0000000{i + 1}"
-        atomic_write_json(queue / f"{item_id}.json", {
-            "id": item_id, "skill": skill, "description": "", "args": args,
-            "args_sha256": args_sha256(args), "risk": risk, "requested_by": "operator",
-            "created_at": when.isoformat(timespec="seconds"),
-            "expires_at": (when + timedelta(hours=24)).isoformat(timespec="seconds"),
-            "status": "pending", "decided_by": None, "decided_at": None, "reason": None,
-            "request_reason": "", "trust": "supervised_auto", "yolo": False, "origin": {},
-            "result": None, "error": None, "executed_at": None})
+        write_approval(profile, item_id, skill, args, risk, when)
         fixed.set(when)
         profile.audit.append("approval_queued", category="decision", actor="operator",
                              details={"approval_id": item_id, "skill": skill, "risk": risk})
@@ -136,6 +126,24 @@ def build(profile: Profile, fixed: clock.FixedClock) -> Profile:
                                                         "heldOutCount": 6}))
     fixed.set(NOW)
     return profile
+
+
+def write_approval(profile: Profile, item_id: str, skill: str, args: dict, risk: str,
+                   when: datetime) -> Path:
+    """A pending approval file as the operator's queue writes it (fixed id, no audit line)."""
+    from metahuman_core.approvals import args_sha256
+    from metahuman_core.storage import atomic_write_json
+
+    path = profile.home.approval_queue / f"{item_id}.json"
+    atomic_write_json(path, {
+        "id": item_id, "skill": skill, "description": "", "args": args,
+        "args_sha256": args_sha256(args), "risk": risk, "requested_by": "operator",
+        "created_at": when.isoformat(timespec="seconds"),
+        "expires_at": (when + timedelta(hours=24)).isoformat(timespec="seconds"),
+        "status": "pending", "decided_by": None, "decided_at": None, "reason": None,
+        "request_reason": "", "trust": "supervised_auto", "yolo": False, "origin": {},
+        "result": None, "error": None, "executed_at": None})
+    return path
 
 
 def write_big_audit_day(path: Path, lines: int) -> None:

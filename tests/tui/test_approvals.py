@@ -10,12 +10,17 @@ import sys
 from textual.widgets import DataTable, Input
 
 from metahuman_core.approvals import ApprovalQueue
+from metahuman_tui.screens.approval_detail import ApprovalDetailScreen
 from metahuman_tui.screens.modals import ConfirmScreen, PromptScreen
 
+from . import data
 from .conftest import REPO_ENV, screen_text, settle, wait_for
 
 FIRST = "apr-20251019-153000-00000001"
 SECOND = "apr-20251019-155200-00000002"
+THIRD = "apr-20251019-155500-00000003"
+NEW_PLAN = ("# Q4 plan\nnew line\n" + "".join(f"step {i} of the plan\n" for i in range(120))
+            + "THE END\n")
 
 
 def run(coro):
@@ -59,7 +64,8 @@ def test_j_k_move_and_the_args_stay_visible_at_80x24(make_app, tui_profile):
             assert table.cursor_row == 0 and screen.current_id() == FIRST
             lines = screen_text(app).splitlines()
             at = next(i for i, line in enumerate(lines) if FIRST in line)
-            assert lines[at + 1].strip().startswith('args: {"path": "out/plan.md"')
+            assert lines[at + 1].strip().startswith("out/plan.md · overwrite: false · a new file")
+            assert lines[at + 2].strip().startswith('args: {"path": "out/plan.md"')
             assert "h: all decisions" in lines[1]
     run(main())
 
@@ -121,3 +127,72 @@ def test_updates_when_another_process_changes_the_queue(make_app, tui_profile):
             screen.poll()           # nothing changed: no reload
             assert screen._mtime == before
     run(main())
+
+
+def queue_overwrite(profile) -> None:
+    """out/plan.md exists; the operator asks to overwrite it with a long new version."""
+    (profile.root / "out").mkdir(exist_ok=True)
+    (profile.root / "out" / "plan.md").write_text("# Q4 plan\nold line\n")
+    data.write_approval(profile, THIRD, "fs_write",
+                        {"path": "out/plan.md", "content": NEW_PLAN, "overwrite": True},
+                        "medium", data.at(19, 15, 55))
+
+
+def test_enter_shows_the_full_args_size_sha_and_a_diff(make_app, tui_profile):
+    import hashlib
+
+    queue_overwrite(tui_profile)
+
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            await pilot.press("G")
+            assert screen.current_id() == THIRD
+            # the panel under the table says what matters before any scrolling
+            panel = " ".join(screen_text(app).split())
+            assert "overwrite" in panel and "replaces" in panel
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ApprovalDetailScreen),
+                           what="detail")
+            text = app.screen.text
+            raw = NEW_PLAN.encode()
+            assert f"{len(raw):,} bytes" in text and hashlib.sha256(raw).hexdigest() in text
+            assert "THE END" in text and "…" not in text
+            assert "overwrite: true" in text
+            assert "-old line" in text and "+new line" in text          # the diff
+            assert "THE END" not in screen_text(app)                   # long: it scrolls
+            await pilot.press("end")
+            await pilot.pause()
+            assert "THE END" in screen_text(app)
+            await pilot.press("escape")
+            assert app.screen is screen
+    run(main())
+
+
+def test_the_confirm_dialog_shows_every_argument(make_app, tui_profile):
+    queue_overwrite(tui_profile)
+
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_queue(pilot)
+            await pilot.press("G", "a")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            body = app.screen.body
+            assert "THE END" in body and "overwrite: true" in body and "…" not in body
+            assert "-old line" in body
+            await pilot.press("n")
+            await settle(pilot)
+            assert ApprovalQueue(tui_profile).get(THIRD)["status"] == "pending"
+    run(main())
+
+
+def test_a_new_file_and_a_refused_path_are_said_plainly(make_app, tui_profile):
+    from metahuman_tui.screens.approval_detail import describe
+
+    item = ApprovalQueue(tui_profile).get(FIRST)
+    text = describe(tui_profile, item)
+    assert "new file" in text and "overwrite: false" in text
+    bad = dict(item, args={"path": "../etc/passwd", "content": "x", "overwrite": True})
+    assert "cannot" in describe(tui_profile, bad)               # the sandbox's reason, no crash

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+from textual import events
 from textual.widgets import Button, Input, Markdown
 
 from metahuman_core.approvals import ApprovalQueue
@@ -11,7 +13,13 @@ from metahuman_core.memory import MemoryStore
 from metahuman_tui.screens.chat import ReplyEvent
 from metahuman_tui.screens.modals import ChoiceScreen, PromptScreen
 from metahuman_tui.widgets.chat_events import TextDelta, ToolCalled
-from metahuman_tui.widgets.chat_view import ApprovalCard, Reply, ToolCallRow, UserMessage
+from metahuman_tui.widgets.chat_view import (
+    ApprovalCard,
+    Reply,
+    ToolCallRow,
+    UserMessage,
+)
+from metahuman_tui.widgets.prompt_area import PromptArea
 
 from .conftest import screen_text, settle, wait_for
 
@@ -22,8 +30,12 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def prompt_box(app) -> PromptArea:
+    return app.screen.query_one("#chat-input", PromptArea)
+
+
 async def send(pilot, text: str) -> None:
-    box = pilot.app.screen.query_one("#chat-input", Input)
+    box = prompt_box(pilot.app)
     box.value = text
     box.focus()
     await pilot.press("enter")
@@ -71,9 +83,103 @@ def test_escape_cancels_and_restores_the_prompt(make_app, fake_llm):
                            what="first tokens")
             await pilot.press("escape")
             await wait_for(pilot, lambda: screen.reply is None, what="cancel")
-            assert screen.query_one("#chat-input", Input).value == "Tell me a long story"
-            assert not screen.query(Reply) and not screen.query(UserMessage)
+            assert prompt_box(app).value == "Tell me a long story"
+            # what had arrived stays on screen, marked cancelled (not saved, not in history)
+            reply = screen.query_one(Reply)
+            assert reply.text.startswith("word") and reply.has_class("-cancelled")
+            assert screen.query_one(UserMessage).text == "Tell me a long story"
+            assert "cancelled" in screen_text(app)
             assert screen.history == []
+    run(main())
+
+
+def test_escape_before_the_first_token_drops_the_turn(make_app, fake_llm):
+    fake_llm.script([lambda req: (time.sleep(3), {"content": "late"})[1]])   # a slow start
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await send(pilot, "anyone there?")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.reply is not None, what="turn started")
+            await pilot.pause()
+            assert "waiting for the model" in screen_text(app)     # working, before any token
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.reply is None, what="cancel")
+            assert not screen.query(Reply) and not screen.query(UserMessage)
+            assert prompt_box(app).value == "anyone there?"
+    run(main())
+
+
+def test_a_draft_survives_focus_moving_away_and_back(make_app):
+    """Focus leaving the prompt and coming back must not select the draft: the next key would
+    replace it (Input's select_on_focus)."""
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            box = prompt_box(app)
+            assert app.focused is box
+            await pilot.press(*"a long careful draft")
+            await pilot.press("tab")
+            assert app.focused is not box
+            await pilot.press("shift+tab")
+            assert app.focused is box
+            await pilot.press("!")
+            assert box.value == "a long careful draft!"
+            app.screen.query_one("#chat-log").focus()
+            await pilot.pause()
+            await pilot.press("escape")              # Esc (no reply running) back to the prompt
+            assert app.focused is box
+            await pilot.press("?")
+            assert box.value == "a long careful draft!?"
+    run(main())
+
+
+def test_the_prompt_is_multi_line_and_a_paste_keeps_every_line(make_app, fake_llm):
+    fake_llm.script([{"content": "Got all three."}])
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            box = prompt_box(app)
+            app.post_message(events.Paste("first line\nsecond line\nthird line"))
+            await pilot.pause()
+            assert box.value == "first line\nsecond line\nthird line"
+            assert box.size.height >= 3                       # the box grew to show them
+            await pilot.press("ctrl+j", *"fourth", "shift+enter", *"fifth")
+            assert box.value.splitlines()[-2:] == ["fourth", "fifth"]
+            await pilot.press("enter")                        # Enter sends all of it
+            await settle(pilot)
+            sent = app.screen.query(UserMessage).last().text
+            assert sent.splitlines() == ["first line", "second line", "third line", "fourth",
+                                         "fifth"]
+            assert box.value == ""
+            assert fake_llm.chat_requests()[-1]["messages"][-1]["content"] == sent
+    run(main())
+
+
+def test_page_keys_scroll_the_transcript_from_the_prompt(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            log = app.screen.query_one("#chat-log")
+            for i in range(40):
+                await log.mount(UserMessage(f"message {i}"))
+            await pilot.pause()
+            log.scroll_end(animate=False, immediate=True)
+            await pilot.pause()
+            bottom = log.scroll_y
+            assert bottom > 0 and app.focused is prompt_box(app)
+            await pilot.press("pageup")
+            await pilot.pause()
+            assert log.scroll_y < bottom and app.focused is prompt_box(app)
+            await pilot.press("pagedown")
+            await pilot.pause()
+            assert log.scroll_y == bottom
     run(main())
 
 
@@ -86,7 +192,7 @@ def test_failure_keeps_the_prompt_and_says_why(make_app, fake_llm):
             await settle(pilot)
             await send(pilot, "hello?")
             await settle(pilot)
-            assert app.screen.query_one("#chat-input", Input).value == "hello?"
+            assert prompt_box(app).value == "hello?"
             assert "✗" in screen_text(app)
     run(main())
 
@@ -150,9 +256,9 @@ def test_inline_approval_by_keyboard_at_80x24(make_app, fake_llm, tui_profile):
             await pilot.pause()
             assert card.has_class("-decided")
             assert not card.query_one(".approval-buttons").display    # buttons gone
-            assert app.focused is screen.query_one("#chat-input", Input)
+            assert app.focused is prompt_box(app)
             await pilot.press("o", "k")
-            assert screen.query_one("#chat-input", Input).value == "ok"
+            assert prompt_box(app).value == "ok"
             assert (tui_profile.root / "out" / "long.txt").read_text() == content
     run(main())
 
@@ -201,7 +307,7 @@ def test_rejecting_inline_asks_for_a_reason(make_app, fake_llm, tui_profile):
             await wait_for(pilot, lambda: screen.reply is None, timeout=20, what="run finished")
             item = ApprovalQueue(tui_profile).get(card.event.approval_id)
             assert item["status"] == "rejected" and item["reason"] == "not now"
-            assert app.focused is screen.query_one("#chat-input", Input)
+            assert app.focused is prompt_box(app)
             assert not (tui_profile.root / "out" / "no.txt").exists()
     run(main())
 

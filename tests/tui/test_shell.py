@@ -187,21 +187,54 @@ def test_yolo_asks_first_tints_and_is_audited(make_app, tui_profile):
     run(main())
 
 
-def test_trust_level_change_is_saved_and_audited(make_app, tui_profile):
+def trust_style(app) -> str:
+    """The style of the trust level's text in the status bar."""
+    text = app.screen.query_one(StatusBar).render()
+    level = app.services.profile.persona.trust_level()
+    at = text.plain.index(level)
+    return " ".join(str(span.style) for span in text.spans
+                    if span.start <= at < span.end)
+
+
+def test_raising_trust_asks_first_default_cancel_and_is_highlighted(make_app, tui_profile):
     async def main():
         app = make_app()
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
+            assert trust_style(app) == ""                  # supervised_auto: plain
             await pilot.press("f10")
             await pilot.pause()
             assert isinstance(app.screen, ChoiceScreen)
             await pilot.press("down", "enter")             # supervised_auto → bounded_auto
-            await wait_for(pilot, lambda: tui_profile.persona.trust_level() == "bounded_auto",
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            assert "bounded_auto" in screen_text(app)
+            await pilot.press("enter")                     # the default button is Cancel
+            await settle(pilot)
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert tui_profile.persona.trust_level() == "supervised_auto"
+            assert not audit_events(tui_profile, events.TRUST_CHANGED)
+
+            await pilot.press("f10")
+            await pilot.pause()
+            await pilot.press("down", "down", "enter")     # → adaptive_auto, and say yes
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: tui_profile.persona.trust_level() == "adaptive_auto",
                            what="trust saved")
             await settle(pilot)
-            assert "trust bounded_auto" in screen_text(app).splitlines()[-2]
+            assert "trust adaptive_auto" in screen_text(app).splitlines()[-2]
+            assert "on" in trust_style(app)               # highlighted: above supervised_auto
             change = audit_events(tui_profile, events.TRUST_CHANGED)[-1]
-            assert change["details"] == {"from": "supervised_auto", "to": "bounded_auto"}
+            assert change["details"] == {"from": "supervised_auto", "to": "adaptive_auto"}
+
+            await pilot.press("f10")                       # lowering: no question asked
+            await pilot.pause()
+            await pilot.press("up", "up", "up", "enter")   # → suggest
+            await wait_for(pilot, lambda: tui_profile.persona.trust_level() == "suggest",
+                           what="lowered")
+            assert not isinstance(app.screen, ConfirmScreen)
+            await settle(pilot)
+            assert trust_style(app) == ""
     run(main())
 
 

@@ -145,3 +145,34 @@ def test_bad_input_is_refused_with_a_message(make_app, tui_profile):
             assert (task["due"], task["priority"], task["description"]) == (
                 "2025-10-30", "P1", "typed with care")
     run(main())
+
+
+def test_the_task_form_never_selects_what_is_there(make_app, tui_profile):
+    """`e` then a letter used to replace the whole title (select_on_focus); Tab into tags and
+    typing replaced the tags. Every field keeps its text and the cursor goes to its end."""
+    async def main():
+        app = make_app(start="tasks")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_tasks(pilot)
+            task_id = screen.current_id()
+            store = TaskStore(tui_profile)
+            store.update(task_id, {"tags": ["admin"]}, actor="cli")
+            screen.load()
+            await settle(pilot)
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, TaskFormScreen), what="form")
+            form = app.screen
+            await pilot.press(*" now")
+            assert form.query_one("#task-title", Input).value == "Renew passport now"
+            await pilot.press("tab", "tab", "tab", "tab")          # description, priority, due, tags
+            assert app.focused is form.query_one("#task-tags", Input)
+            await pilot.press(*", travel")
+            assert form.query_one("#task-tags", Input).value == "admin, travel"
+            await pilot.press("shift+tab", "shift+tab", "shift+tab", "shift+tab")
+            await pilot.press("!")
+            assert form.query_one("#task-title", Input).value == "Renew passport now!"
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            saved = store.get(task_id)
+            assert saved["title"] == "Renew passport now!" and saved["tags"] == ["admin", "travel"]
+    run(main())
