@@ -20,7 +20,12 @@ import pytest
 
 from metahuman_core.profile import Profile
 from metahuman_core.training.pod_ssh import HostKeyMismatch
-from metahuman_core.training.remote import CapExceeded, RemoteOptions, RemoteTrainingFailed, run_remote
+from metahuman_core.training.remote import (
+    CapExceeded,
+    RemoteOptions,
+    RemoteTrainingFailed,
+    run_remote,
+)
 from tests.conftest import REPO
 from tests.fakes.runpod_graphql import FakeRunPod
 from tests.fakes.sshd import requires_sshd, sshd_server, start_sshd  # noqa: F401 (fixture)
@@ -91,7 +96,7 @@ def _kill_trainers(workspace: Path):
 
 
 @pytest.fixture
-def pod(tmp_path, sshd_server):
+def pod(tmp_path, sshd_server):  # noqa: F811 - the fixture imported above
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     fake = FakeRunPod(api_key=KEY, ssh_port=sshd_server.port, cost_per_hr=0.69,
@@ -191,7 +196,7 @@ def start_mh():
 def mh_out(prof, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, **prof.env, "MH_HOME": str(prof.root), "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-c", LAUNCH, *map(str, args)], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=120)
+                          text=True, env=env, cwd=REPO, timeout=120, check=False)
 
 
 # ------------------------------------------------------------------ the happy path

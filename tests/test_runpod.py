@@ -6,13 +6,20 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metahuman_core.errors import ConfigError
 from metahuman_core.redact import redact
 from metahuman_core.training import runpod
-from metahuman_core.training.runpod import (NoCapacity, PodSpec, RunPodAuthError, RunPodClient,
-                                            RunPodError, ssh_endpoint)
+from metahuman_core.training.runpod import (
+    NoCapacity,
+    PodSpec,
+    RunPodAuthError,
+    RunPodClient,
+    RunPodError,
+    ssh_endpoint,
+)
 from tests.fakes.runpod_graphql import NO_INSTANCES, FakeRunPod
 
 KEY = "rp_test_KEY_0123456789abcdef"
@@ -31,7 +38,8 @@ def client(fake):
 
 
 def spec(**kw):
-    base = dict(name="metahuman-2025-10-19-1", image_name="img:1", public_key="ssh-ed25519 AAAAtest")
+    base = {"name": "metahuman-2025-10-19-1", "image_name": "img:1",
+            "public_key": "ssh-ed25519 AAAAtest"}
     return PodSpec(**{**base, **kw})
 
 
@@ -99,7 +107,7 @@ def test_wait_for_ssh_picks_the_public_tcp_22_mapping_after_a_slow_start(fake, c
     fake.start_delay_polls = 3
     pod = client.deploy(spec(), ["A"])
     checks = []
-    endpoint, info = client.wait_for_ssh(pod.id, timeout=30, poll=0, check=checks.append)
+    endpoint, _info = client.wait_for_ssh(pod.id, timeout=30, poll=0, check=checks.append)
     assert (endpoint.ip, endpoint.port) == ("127.0.0.1", 2222)  # not the first port, not the private 22
     assert len(checks) == 4 and checks[0]["runtime"] is None
 
@@ -210,12 +218,12 @@ def test_fake_rejects_the_seed_calls(fake):
 
 
 # ------------------------------------------------------------------ pure helpers of the remote path
-from datetime import datetime, timedelta, timezone  # noqa: E402
+from datetime import UTC, datetime, timedelta
 
-from metahuman_core.training import remote_state  # noqa: E402
-from metahuman_core.training.runs import Run  # noqa: E402
+from metahuman_core.training import remote_state
+from metahuman_core.training.runs import Run
 
-_T0 = datetime(2025, 10, 19, 12, 0, tzinfo=timezone.utc)
+_T0 = datetime(2025, 10, 19, 12, 0, tzinfo=UTC)
 
 
 def test_billable_sums_every_pod_of_the_run():
@@ -235,8 +243,8 @@ def test_download_plan_brings_artifacts_home_and_leaves_scratch(tmp_path):
     run = Run("2025-10-19", tmp_path)
     files = ["alex-2025-10-19.gguf", "adapter/adapter_model.safetensors", "eval.json",
              "merged/model.safetensors", "progress.ndjson", "config.json", "x.gguf.part"]
-    plan = dict((Path(r).relative_to("/w/output") if "/output/" in r else Path(Path(r).name), d)
-                for r, d in remote_state.download_plan(run, files, "/w"))
+    plan = {(Path(r).relative_to("/w/output") if "/output/" in r else Path(Path(r).name)): d
+            for r, d in remote_state.download_plan(run, files, "/w")}
     assert plan[Path("alex-2025-10-19.gguf")] == tmp_path / "alex-2025-10-19.gguf"
     assert plan[Path("adapter/adapter_model.safetensors")] == tmp_path / "adapter" / "adapter_model.safetensors"
     assert plan[Path("train.log")] == run.log_path

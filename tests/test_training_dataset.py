@@ -6,7 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from metahuman_core import events
 from metahuman_core.errors import ValidationFailed
@@ -32,6 +33,15 @@ def persona_memories(profile, n=40):
             hours=i, tags=[t])
 
 
+def make_personal(profile, name="Greg"):
+    """The person edits their persona: a name, a role, one value and one boundary of their own."""
+    with profile.persona.editing("core") as core:
+        core["identity"].update(name=name, humanName=name, role="Furniture maker")
+        core["values"]["core"].append({"value": "patience", "description": "Let the glue set.",
+                                       "priority": 4})
+        core["values"]["boundaries"] = ["Never sell a chair I would not sit in."]
+
+
 def build(profile, **kw):
     return dataset.build_dataset(profile, DATE, **kw)
 
@@ -49,6 +59,7 @@ def audit_events(profile):
 
 # ------------------------------------------------------------------------------ builder
 def test_outputs_are_the_persons_words_and_model_text_is_excluded(profile, fixed_clock):
+    make_personal(profile)
     persona_memories(profile, 12)
     add(profile, "A deep machine-written reflection about meaning and time.", type="reflection")
     add(profile, "I dreamt of an endless workshop full of clocks.", type="dream")
@@ -71,6 +82,50 @@ def test_outputs_are_the_persons_words_and_model_text_is_excluded(profile, fixed
                                "no consent": 1}
     assert meta["byKind"]["anchor"] >= 3 and "generated" not in meta["byKind"]
     assert "lora_dataset_built" in audit_events(profile)
+
+
+def _chat_reply(profile, reply, asked, *, hours, me="Dana", other="Sam"):
+    """A reply imported from a chat export (issue 20's importers write exactly this shape)."""
+    return add(profile, reply, type="conversation", hours=hours, source="whatsapp:Chat with Sam",
+               metadata={"speaker": me, "replyTo": {"speaker": other, "text": asked}})
+
+
+def test_imported_chat_replies_are_paired_with_the_message_they_answered(profile, fixed_clock):
+    _chat_reply(profile, "Honestly chaos, three ambulances at once and cold noodles at 4am.",
+                "How was your shift?", hours=1)
+    _chat_reply(profile, "Can't, I'm on nights till Sunday. Save me a seat next week though.",
+                "Are you coming to the pub on Friday?", hours=2)
+    _chat_reply(profile, "Mail me at dana@example.org or ring +44 20 7946 0958 after nine.",
+                "What's your email, mine is sam@example.com?", hours=3)
+    res = build(profile, remote=False)
+    rows = {r["output"]: r for r in pairs_of(res)}
+    shift = rows["Honestly chaos, three ambulances at once and cold noodles at 4am."]
+    assert shift["instruction"] == "How was your shift?"  # their message → my reply
+    assert shift["meta"]["speaker"] == "Dana" and shift["meta"]["prompt"] == "replyTo"
+    assert "Sam" not in json.dumps(shift["meta"])  # the other person's name is not kept
+    outputs = [r["output"] for r in pairs_of(res)]
+    assert not any(o.startswith(("How was your shift", "Are you coming")) for o in outputs)
+    assert res.metadata["speaker"] == "Dana" and res.metadata["repliesWithPrompt"] == 3
+    # remote runs scrub PII on both sides of the pair
+    scrubbed = build(profile, remote=True, force=True)
+    text = json.dumps(pairs_of(scrubbed))
+    assert "sam@example.com" not in text and "dana@example.org" not in text
+    assert "7946" not in text and text.count("[email]") == 2
+
+
+def test_the_speaker_name_of_imported_chats_names_an_untouched_persona(profile, fixed_clock):
+    from metahuman_core.training.run_inputs import prepare
+
+    for i in range(14):
+        _chat_reply(profile, f"Reply number {i}: honestly it was a lovely evening, thanks!",
+                    f"How was the evening, part {i}?", hours=i)
+    res = build(profile)
+    gates.approve(profile, res.label)
+    cfg = prepare(profile, runs.create_run(profile, res.label))
+    assert cfg["system_prompt"].startswith("You are Dana. Speak as Dana")
+    make_personal(profile, name="Dana Whitfield")  # a name the person wrote wins
+    cfg = prepare(profile, runs.create_run(profile, res.label))
+    assert cfg["system_prompt"].startswith("You are Dana Whitfield, Furniture maker.")
 
 
 def test_downweight_caps_model_generated_share(profile, fixed_clock):
@@ -104,9 +159,32 @@ def test_heldout_split_is_stable_own_words_only(profile, fixed_clock):
     assert (a.label, b.label) == (DATE, f"{DATE}-2")  # never overwritten: a suffix
     held_a = [r["output"] for r in pairs_of(a) if r["meta"]["split"] == "heldout"]
     held_b = [r["output"] for r in pairs_of(b) if r["meta"]["split"] == "heldout"]
-    assert held_a == held_b and len(held_a) == 4
+    assert held_a == held_b and len(held_a) == 12  # max(12, 15% of 40)
     assert all(r["meta"]["kind"] == "own" for r in pairs_of(a) if r["meta"]["split"] == "heldout")
     assert a.heldout + a.train == a.pairs
+
+
+@pytest.mark.parametrize("own,expected", [(6, 3), (10, 5), (24, 12), (60, 12), (200, 30),
+                                          (2000, 200)])
+def test_heldout_size_is_at_least_twelve_or_fifteen_percent(own, expected):
+    from metahuman_core.config import DatasetOptions
+
+    assert dataset.heldout_size(own, DatasetOptions()) == expected
+    assert dataset.heldout_size(own, DatasetOptions(heldOutFraction=0, heldOutMin=0)) == 0
+
+
+def test_heldout_never_takes_anchors_and_survives_new_memories(profile, fixed_clock):
+    make_personal(profile)
+    persona_memories(profile, 60)
+    first = build(profile)
+    rows = pairs_of(first)
+    held = {r["meta"]["memoryId"] for r in rows if r["meta"]["split"] == "heldout"}
+    assert len(held) == 12 and first.heldout == 12
+    assert all(r["meta"]["split"] == "train" for r in rows if r["meta"]["kind"] == "anchor")
+    assert sum(r["meta"]["kind"] == "anchor" for r in rows) >= 3
+    rebuilt = build(profile, force=True)  # same memories, another build: the same slice
+    assert {r["meta"]["memoryId"] for r in pairs_of(rebuilt) if r["meta"]["split"] == "heldout"} \
+        == held
 
 
 def test_an_identical_rebuild_writes_nothing_unless_forced(profile, fixed_clock):
@@ -186,13 +264,39 @@ def test_bad_dataset_options_name_the_field(profile):
     assert "dataset.heldOutFraction" in str(err.value) and "training.json" in str(err.value)
 
 
-def test_anchor_pairs_come_from_core_json(profile):
+def test_anchor_pairs_come_from_what_the_person_wrote_in_core_json(profile):
     from metahuman_core.training.anchors import anchor_pairs
 
+    make_personal(profile)
     qa = {p["instruction"]: p["output"] for p in anchor_pairs(profile)}
-    assert qa["Who are you?"].startswith("I'm Alex")
-    assert "Honesty" in qa["What matters most to you?"]
-    assert "Never share my memories" in qa["What won't you do?"]
+    assert qa["Who are you?"] == "I'm Greg, furniture maker."
+    assert qa["What matters most to you?"] == "Patience: let the glue set."  # not the template's
+    assert qa["What won't you do?"] == "Never sell a chair I would not sit in."
+    assert "Alex" not in json.dumps(qa) and "Honesty" not in json.dumps(qa)
+
+
+def test_the_untouched_template_persona_leaks_nothing(profile, fixed_clock):
+    """issue 21: "Alex, Software engineer" as shipped gave every run its anchors and name."""
+    from metahuman_core.training.anchors import anchor_pairs
+    from metahuman_core.training.persona_template import training_system_prompt
+    from metahuman_core.training.run_inputs import prepare
+
+    assert profile.persona.core()["identity"]["name"] == "Alex"  # the shipped template
+    assert anchor_pairs(profile) == []
+    prompt = training_system_prompt(profile)
+    assert "Alex" not in prompt and "Software" not in prompt and "warm" not in prompt
+    persona_memories(profile, 20)
+    res = build(profile)
+    assert "anchor" not in res.metadata["byKind"]
+    assert "Alex" not in json.dumps(pairs_of(res))
+    gates.approve(profile, res.label)
+    run = runs.create_run(profile, res.label)
+    cfg = prepare(profile, run)
+    assert "Alex" not in cfg["system_prompt"]
+    assert json.loads((run.dir / "config.json").read_text())["system_prompt"] == prompt
+    # the person's own name, once they write it, is used
+    make_personal(profile)
+    assert training_system_prompt(profile).startswith("You are Greg, Furniture maker.")
 
 
 # ------------------------------------------------------------------------------ PII properties

@@ -2,7 +2,9 @@
 
 A handful of pairs ("Who are you?", "What matters most to you?") keep the adapter's identity
 stable even when the memories are few. They are built only from fields the person filled in,
-always go to the training split (never held out), and are labelled kind "anchor".
+never from values still as shipped in the template persona (persona_template.personal_core: an
+untouched "Alex, Software engineer" gives no anchors), always go to the training split (never
+held out), and are labelled kind "anchor".
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def _sentence(text: str) -> str:
 
 
 def anchor_pairs(profile) -> list[dict[str, Any]]:
-    core = profile.persona.core()
+    from .persona_template import personal_core
+
+    core = personal_core(profile.persona.core())
     ident = core.get("identity") if isinstance(core.get("identity"), dict) else {}
     pers = core.get("personality") if isinstance(core.get("personality"), dict) else {}
     style = pers.get("communicationStyle") if isinstance(pers.get("communicationStyle"), dict) else {}

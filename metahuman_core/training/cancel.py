@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -43,7 +44,7 @@ class SignalGuard:
             return
         raise Cancelled(signum)
 
-    def install(self) -> "SignalGuard":
+    def install(self) -> SignalGuard:
         """Only the main thread can own signal handlers; elsewhere this is a no-op."""
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:

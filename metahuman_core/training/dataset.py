@@ -4,7 +4,11 @@ The original trained mostly on its own LLM output (reflections, dreams, the twin
 i.e. the adapter learned its base model, not the person (original.md §7.1 ⚠). Here the output of
 a pair is always text the person wrote: observations, journal entries, their side of
 conversations (a conversation memory keeps the person's message in `content` and the twin's
-reply in `response`; when the previous turn's reply is known it becomes the prompt). Reflections,
+reply in `response`; when the previous turn's reply is known it becomes the prompt). A reply
+imported from a chat export (`metadata.replyTo = {speaker, text}`, issue 20) is paired with the
+message it answered: instruction = the other person's words, output = the person's reply, never
+the reverse; `metadata.speaker` (the person's name in the export) is kept for the system prompt,
+the other person's name is not kept at all. Reflections,
 dreams and operator actions are model-generated: excluded by default, or capped to a small share
 (`etc/training.json` → `dataset.modelGenerated: "downweight"`). Persona anchor pairs come from
 persona/core.json. `trainingConsent: false` is honoured, outputs are de-duplicated, PII is
@@ -17,15 +21,17 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from .. import clock, events
 from ..config import DatasetOptions
 from ..errors import CorruptFile
 from ..storage import atomic_write_json, atomic_write_text, read_json_or
 from . import anchors, pii
+from .persona_template import main_speaker
 from .runs import LABEL_RE, claim_dir, dataset_labels, validate_label
 
 OWN_WORDS = {"observation", "journal", "conversation", "chat", "inner_dialogue", "note", "idea",
@@ -155,16 +161,27 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
             continue
         key = str(mem.get("id") or output[:80])
         instruction = _prompt(mem, "conversation" if mtype == "chat" else mtype, key)
-        if mtype in ("conversation", "chat") and last and last[2]:
+        meta = mem.get("metadata") if isinstance(mem.get("metadata"), dict) else {}
+        reply_to = meta.get("replyTo") if isinstance(meta.get("replyTo"), dict) else {}
+        asked = _clean(reply_to.get("text"), opts.maxOutputWords) \
+            if isinstance(reply_to.get("text"), str) else ""
+        if mtype in ("conversation", "chat") and asked:
+            instruction = asked  # the other person's message this reply answered
+        elif mtype in ("conversation", "chat") and last and last[2]:
             gap = (ts - last[0]).total_seconds() / 60 if ts and last[0] else None
             same = (last[1] == session) if (last[1] or session) else \
                 (gap is not None and 0 <= gap <= opts.conversationGapMinutes)
             if same:
                 instruction = last[2]  # what the twin said, which this message answers
+        pair_meta = {"source": "memory", "memoryId": mem.get("id"), "type": mtype,
+                     "kind": kind, "confidence": CONFIDENCE[kind],
+                     "timestamp": mem.get("timestamp")}
+        if asked:
+            pair_meta["prompt"] = "replyTo"
+        if isinstance(meta.get("speaker"), str) and meta["speaker"].strip():
+            pair_meta["speaker"] = meta["speaker"].strip()
         pairs.append({"instruction": instruction, "input": "", "output": output,
-                      "meta": {"source": "memory", "memoryId": mem.get("id"), "type": mtype,
-                               "kind": kind, "confidence": CONFIDENCE[kind],
-                               "timestamp": mem.get("timestamp")}})
+                      "meta": pair_meta})
     return pairs, skipped
 
 
@@ -196,12 +213,20 @@ def cap_generated(pairs: list[dict], share: float) -> tuple[list[dict], int]:
         len(gen) - len(keep)
 
 
+def heldout_size(eligible: int, opts: DatasetOptions) -> int:
+    """max(heldOutMin, heldOutFraction × own pairs), at most heldOutMax and at most half: fewer
+    than 12 held-out prompts say little about an adapter (issue 21: 6 did)."""
+    if not opts.heldOutFraction and not opts.heldOutMin:
+        return 0
+    wanted = max(opts.heldOutMin, round(eligible * opts.heldOutFraction))
+    return max(0, min(wanted, opts.heldOutMax, eligible // 2))
+
+
 def split(pairs: list[dict], opts: DatasetOptions, seed: str = "heldout") -> None:
-    """Mark meta.split: a stable hash-ordered slice of the person's own pairs is held out."""
+    """Mark meta.split: a stable hash-ordered slice of the person's own pairs is held out (never
+    anchors or model-generated text); the same memories always give the same slice."""
     eligible = [p for p in pairs if p["meta"]["kind"] == "own"]
-    n = min(round(len(eligible) * opts.heldOutFraction), opts.heldOutMax)
-    if opts.heldOutFraction and len(eligible) >= 5:
-        n = max(n, 1)
+    n = heldout_size(len(eligible), opts)
     order = sorted(eligible, key=lambda p: hashlib.sha256(
         f"{seed}:{p['meta'].get('memoryId') or p['output']}".encode()).hexdigest())
     held = set(map(id, order[:n]))
@@ -245,6 +270,8 @@ def metadata(pairs: list[dict], stats: dict[str, Any]) -> dict[str, Any]:
         "avgOutputLength": round(sum(outs) / n, 1) if n else 0.0,
         "avgInputLength": round(sum(len(p["instruction"]) + len(p["input"]) for p in pairs) / n, 1)
         if n else 0.0,
+        "repliesWithPrompt": sum(1 for p in pairs if p["meta"].get("prompt") == "replyTo"),
+        "speaker": main_speaker(pairs),
         "createdAt": clock.iso(), **stats}
 
 

@@ -211,8 +211,11 @@ def require_eval_passed(profile, label: str) -> dict[str, Any]:
     if not ev:
         raise GateError(f"adapter {label} has not been evaluated; activation refused",
                         hint=f"mh adapter eval {label} (or --force, which is audited)")
-    if not ev.get("passed"):
-        why = "; ".join(ev.get("reasons") or []) or "evaluation failed"
+    from .evaluation import thresholds, verdict
+
+    ok, reasons = verdict(ev, *thresholds(profile))  # re-checked: an older eval.json had no CI
+    if not (ev.get("passed") and ok):
+        why = "; ".join(reasons or ev.get("reasons") or []) or "evaluation failed"
         raise GateError(f"adapter {label} failed evaluation ({why}); activation refused",
                         hint="train on more of your own words, or --force (audited)")
     return ev

@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import clock, events
 from ..errors import AlreadyRunning, MHError
@@ -56,6 +57,20 @@ def trainer_env() -> dict[str, str]:
     return env
 
 
+TRAIN_MODULES = ("torch", "transformers", "peft", "gguf")
+
+
+def require_train_extra(profile) -> None:
+    """Refuse before any run is created when this interpreter lacks the train extra (issue 17):
+    one line with the install command instead of a failed run and a traceback. A separately
+    configured trainer interpreter ($MH_TRAIN_PYTHON, localPython) is trusted as it is."""
+    if os.path.realpath(trainer_python(profile)) != os.path.realpath(sys.executable):
+        return
+    from ..extras import require  # one table of extras and install commands (issue 17)
+
+    require(*TRAIN_MODULES, extra="train", what="mh train local")
+
+
 def start_local(profile, label: str | None = None, base_model: str | None = None, *,
                 actor: str = "cli") -> runs.Run:
     """Gate-check, claim metahuman-runs/<DATE>[-N]/ and start the detached supervisor."""
@@ -72,9 +87,17 @@ def start_local(profile, label: str | None = None, base_model: str | None = None
     if busy:
         raise AlreadyRunning(f"a local training run is already in progress (pid {busy})",
                              hint="mh train status")
+    require_train_extra(profile)
     if base_model and Path(base_model).expanduser().exists():
         base_model = str(Path(base_model).expanduser().resolve())  # relative to the caller's cwd
     run = runs.create_run(profile, label, base_model=base_model, mode="local")
+    from .run_inputs import prepare
+
+    try:
+        prepare(profile, run)
+    except BaseException:
+        run.update(status="failed", training_success=False, error="preparing the run failed")
+        raise
     summary = run.update(status="starting")  # the supervisor owns run-summary.json from here on
     cmd = [sys.executable, "-m", "metahuman_core.training.local", "--home", str(profile.root),
            "--run", run.label, "--actor", actor]
@@ -221,7 +244,15 @@ def finalize(profile, run: runs.Run, rc: int, cancelled: bool, actor: str) -> in
     run.update(status=status, exit_code=rc, finished_at=clock.iso(), training_success=success,
                adapter_path=published.get("adapter"), gguf_path=published.get("gguf"),
                backend=result.get("backend"), eval_passed=result.get("eval_passed"),
-               steps=result.get("steps"), best_step=result.get("best_step"), error=error)
+               steps=result.get("steps"), best_step=result.get("best_step"), error=error,
+               recipe=result.get("recipe"), verdict=result.get("verdict"),
+               train_seconds=result.get("train_seconds"), eval_seconds=result.get("eval_seconds"))
+    try:
+        from .run_inputs import keep_generic_answers
+
+        keep_generic_answers(profile, run)  # computed once per dataset, reused by the next run
+    except (OSError, MHError):
+        pass
     details = {"date": run.dataset, "run": run.label, "exit_code": rc, "gguf": published.get("gguf")}
     if success:
         profile.audit.append(events.LORA_TRAINING_COMPLETED, category="action", actor=actor,
@@ -234,8 +265,9 @@ def finalize(profile, run: runs.Run, rc: int, cancelled: bool, actor: str) -> in
             from .evaluation import record_eval
 
             try:
-                record_eval(profile, run.dataset, read_json(run.dir / "eval.json"),
-                            run=run.label, actor=actor)
+                rec = record_eval(profile, run.dataset, read_json(run.dir / "eval.json"),
+                                  run=run.label, actor=actor)
+                run.update(eval_passed=rec["passed"], verdict=rec.get("verdict"))
             except MHError as exc:
                 run.update(eval_error=str(exc))
         if automated and auto_eval:  # started by automation: autoActivate may apply

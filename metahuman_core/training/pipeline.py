@@ -72,7 +72,10 @@ def activate_if_allowed(profile, label: str, *, actor: str = "sleep-service") ->
     from .activate import activate
 
     try:
-        record = activate(profile, label, actor=actor)
+        record = activate(profile, label, actor=actor)  # never forced: the gate decides
     except MHError as exc:
+        profile.audit.append(events.LORA_PIPELINE_SKIPPED, level="warn", category="decision",
+                             actor=actor, details={"date": label, "step": "activation",
+                                                   "reason": exc.message})
         return {"activated": False, "reason": str(exc)}
     return {"activated": True, "model": record["model"]}

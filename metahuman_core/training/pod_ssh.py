@@ -15,8 +15,8 @@ import os
 import shlex
 import socket
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import paramiko
 
@@ -104,7 +104,7 @@ class PodShell:
     def fingerprint(self) -> str | None:
         return self._policy.pinned
 
-    def connect(self) -> "PodShell":
+    def connect(self) -> PodShell:
         self.close()
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(self._policy)  # no known_hosts loaded: policy decides
@@ -140,7 +140,7 @@ class PodShell:
             if thing is not None:
                 try:
                     thing.close()
-                except Exception:  # noqa: BLE001 - closing a dead connection may raise anything
+                except Exception:  # noqa: BLE001, S110 - closing a dead connection may raise anything
                     pass
         self._sftp = self._client = None
 
@@ -172,7 +172,7 @@ class PodShell:
         """{path: sha256} for the paths that exist on the pod."""
         if not paths:
             return {}
-        rc, out, _ = self.run("sha256sum -- " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null",
+        _rc, out, _ = self.run("sha256sum -- " + " ".join(shlex.quote(p) for p in paths) + " 2>/dev/null",
                               timeout=600)
         sums = {}
         for line in out.decode(errors="replace").splitlines():

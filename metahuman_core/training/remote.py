@@ -14,9 +14,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import clock, events
 from ..errors import MHError, ValidationFailed
@@ -25,8 +26,14 @@ from ..storage import PidLock
 from . import local, runs
 from . import remote_state as state
 from .cancel import Cancelled, SignalGuard
-from .pod_ssh import (SSH_ERRORS, PodShell, public_key_line, resolve_key_path, start_command,
-                      status_command)
+from .pod_ssh import (
+    SSH_ERRORS,
+    PodShell,
+    public_key_line,
+    resolve_key_path,
+    start_command,
+    status_command,
+)
 from .runpod import POD_NAME_PREFIX, PodSpec, RunPodClient, api_url, load_api_key
 
 POD_STEPS = ("pod_ready", "connected", "uploaded", "training_started", "trained")

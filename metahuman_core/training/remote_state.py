@@ -21,6 +21,7 @@ from ..errors import AlreadyRunning, MHError
 from ..redact import redact, scrub_string
 from ..storage import atomic_write_json, holder_pid
 from . import gates, runs
+from .run_inputs import GENERIC_FILE, prepare
 from .runpod import Pod, RunPodClient
 
 ENDED = ("completed", "failed", "cancelled", "lost")
@@ -42,7 +43,7 @@ def remote_dir(run: runs.Run, workdir: str) -> str:
 
 
 def inputs(run: runs.Run) -> list[Path]:
-    names = (runs.DATASET_FILE, runs.EVAL_FILE, "config.json")
+    names = (runs.DATASET_FILE, runs.EVAL_FILE, "config.json", GENERIC_FILE)
     return [run.dir / n for n in names if (run.dir / n).is_file()]
 
 
@@ -63,7 +64,9 @@ def open_run(profile, label: str | None) -> tuple[runs.Run, bool]:
     if gates.dataset_state(profile, label)["trained"]:
         raise gates.GateError(f"dataset {label} already has a trained adapter",
                               hint="build a new dataset (mh adapter build) to train again")
-    return runs.create_run(profile, label, mode="remote"), False
+    run = runs.create_run(profile, label, mode="remote")
+    prepare(profile, run)  # the persona's own system prompt; the dataset's generic answers
+    return run, False
 
 
 def begin_attempt(summary: dict[str, Any], run: runs.Run, resumed: bool, max_hours: float,

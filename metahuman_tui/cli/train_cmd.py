@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from . import common
@@ -67,8 +65,8 @@ def adapter_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @adapter_app.command("build")
-def adapter_build(date: Optional[str] = typer.Argument(None, help="YYYY-MM-DD (default: today)."),
-                  pii: Optional[bool] = typer.Option(None, "--pii/--no-pii",
+def adapter_build(date: str | None = typer.Argument(None, help="YYYY-MM-DD (default: today)."),
+                  pii: bool | None = typer.Option(None, "--pii/--no-pii",
                                                      help="Scrub e-mails, phones, keys (default: on for remote mode)."),
                   force: bool = typer.Option(False, "--force",
                                              help="Build even if identical to that day's newest dataset."),
@@ -123,7 +121,7 @@ def adapter_review(date: str = typer.Argument(..., help="Dataset date (YYYY-MM-D
 
 @adapter_app.command("approve")
 def adapter_approve(date: str = typer.Argument(...),
-                    notes: Optional[str] = typer.Option(None, "--notes")) -> None:
+                    notes: str | None = typer.Option(None, "--notes")) -> None:
     """Approve a dataset for training (audited: lora_dataset_approved)."""
     from metahuman_core.training.gates import approve
 
@@ -169,18 +167,34 @@ def adapter_eval(date: str = typer.Argument(...),
     if as_json:
         common.emit_json(ev)
     else:
-        common.echo(f"adapter {date}: {'PASSED' if ev['passed'] else 'FAILED'}")
-        common.echo(f"  held-out loss {_fmt_num(ev.get('base_loss'))} → "
-                    f"{_fmt_num(ev.get('adapter_loss'))} (delta {_fmt_num(ev.get('loss_delta'))}) "
-                    f"on {ev.get('heldout')} pairs")
-        common.echo(f"  persona-vs-generic LLR gain {_fmt_num(ev.get('llr_gain'))} nats/token "
-                    f"(positive on {ev.get('llr_positive')}/{ev.get('llr_count')})")
-        for reason in ev.get("reasons") or []:
-            common.echo(f"  - {reason}")
-        for s in (ev.get("samples") or [])[:3]:
-            common.echo(f"\n  Q: {s['prompt'][:100]}\n  base:    {s['base'][:100]}\n"
-                        f"  adapter: {s['adapter'][:100]}\n  yours:   {s['reference'][:100]}")
+        for line in eval_lines(date, ev):
+            common.echo(line)
     raise typer.Exit(0 if ev["passed"] else 1)
+
+
+def eval_lines(date: str, ev: dict) -> list[str]:
+    """What `mh adapter eval` prints: the verdict in plain words, the numbers, 3 samples."""
+    ratio, ci = ev.get("loss_ratio"), ev.get("llr_ci")
+    lines = [f"adapter {date}: {'PASSED' if ev['passed'] else 'FAILED'}",
+             f"  {ev.get('verdict') or ''}".rstrip(),
+             f"  held-out loss {_fmt_num(ev.get('base_loss'))} → {_fmt_num(ev.get('adapter_loss'))}"
+             + (f" ({ratio:.0%} of the base)" if isinstance(ratio, (int, float)) else "")
+             + f" on {ev.get('heldout')} held-out pairs"
+             + (f", better on {ev['improved']}/{ev.get('heldout')}" if ev.get("improved")
+                is not None else ""),
+             f"  persona-vs-generic LLR gain {_fmt_num(ev.get('llr_gain'))} nats/token"
+             + (f" (95% interval {ci[0]:+.3f} to {ci[1]:+.3f})" if ci else "")
+             + f", positive on {ev.get('llr_positive')}/{ev.get('llr_count')} prompts"]
+    lines += [f"  - {reason}" for reason in ev.get("reasons") or []]
+    for s in (ev.get("samples") or [])[:3]:
+        lines.append(f"\n  Q: {_one_line(s.get('prompt'))}\n  yours:   {_one_line(s.get('reference'))}"
+                     f"\n  base:    {_one_line(s.get('base'))}\n  adapter: {_one_line(s.get('adapter'))}")
+    return lines
+
+
+def _one_line(text, width: int = 110) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 @adapter_app.command("activate")
@@ -215,9 +229,9 @@ def adapter_deactivate() -> None:
 
 # ------------------------------------------------------------------------------ mh train
 @train_app.command("local")
-def train_local(base_model: Optional[str] = typer.Argument(
+def train_local(base_model: str | None = typer.Argument(
                     None, help="Hub id, local model folder or .gguf (default: etc/training.json)."),
-                date: Optional[str] = typer.Option(None, "--date",
+                date: str | None = typer.Option(None, "--date",
                                                    help="Approved dataset to train (default: newest approved)."),
                 detach: bool = typer.Option(False, "--detach", help="Start and return at once."),
                 as_json: bool = typer.Option(False, "--json", help="Print the final run status as JSON.")) -> None:
@@ -235,7 +249,7 @@ def train_local(base_model: Optional[str] = typer.Argument(
 
 
 @train_app.command("status")
-def train_status(run: Optional[str] = typer.Argument(None, help="Run label (default: all runs)."),
+def train_status(run: str | None = typer.Argument(None, help="Run label (default: all runs)."),
                  follow_: bool = typer.Option(False, "--follow", "-f", help="Stream progress until done."),
                  as_json: bool = typer.Option(False, "--json")) -> None:
     """Training runs and their stage, or one run's progress."""
@@ -294,6 +308,8 @@ def _watch(run, as_json: bool) -> None:
         common.emit_json(st)
     elif st["status"] == "completed":
         common.echo(f"completed: {st.get('gguf_path')}  (eval passed: {st.get('eval_passed')})")
+        if st.get("verdict"):
+            common.echo(f"verdict: {st['verdict']}")
         common.echo(f"next: mh adapter eval {st.get('date')} | mh adapter activate {st.get('date')}")
     else:
         common.echo(f"{st['status']}: {st.get('error') or ''}  log: {run.log_path}", err=True)
