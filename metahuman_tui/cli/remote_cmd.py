@@ -7,7 +7,6 @@ Added to the `train` group that train_cmd owns; core imports stay inside the com
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,15 +14,15 @@ from . import common
 
 
 def remote(
-    date: Optional[str] = typer.Argument(None, help="Dataset YYYY-MM-DD[-N] (default: the newest "
+    date: str | None = typer.Argument(None, help="Dataset YYYY-MM-DD[-N] (default: the newest "
                                          "approved dataset without an adapter)."),
-    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type id, e.g. 'NVIDIA GeForce RTX 4090' "
+    gpu: str | None = typer.Option(None, "--gpu", help="GPU type id, e.g. 'NVIDIA GeForce RTX 4090' "
                                       "(default: remote.gpuTypes in etc/training.json, tried in order)."),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", help="Terminate the pod after H hours."),
-    max_usd: Optional[float] = typer.Option(None, "--max-usd", help="Terminate the pod once it cost X dollars."),
+    max_hours: float | None = typer.Option(None, "--max-hours", help="Terminate the pod after H hours."),
+    max_usd: float | None = typer.Option(None, "--max-usd", help="Terminate the pod once it cost X dollars."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
-    trainer_dir: Optional[str] = typer.Option(None, "--trainer-dir", hidden=True,
+    trainer_dir: str | None = typer.Option(None, "--trainer-dir", hidden=True,
                                               help="Upload this trainer package instead of the repo's."),
 ) -> None:
     """Train on a RunPod pod: upload, train, download the GGUF, always terminate the pod.
