@@ -2,7 +2,7 @@
 
 * searxng: a SearXNG instance's JSON API, `GET {searxngUrl}/search?q=…&format=json` (the instance
   must list `json` in `search.formats` of its settings.yml, or it answers 403).
-* duckduckgo: the `ddgs` package (imported only when used; `pip install ddgs`).
+* duckduckgo (the default): the `ddgs` package of the `web` extra, imported only when used.
 * none: web search is off and says so.
 
 Zero results are an empty list plus a message. Nothing is ever invented (the original returned
@@ -43,8 +43,8 @@ class NoProvider:
 
     def search(self, query: str, max_results: int) -> list[WebResult]:
         raise WebSearchError("web search is off (etc/network.json provider is \"none\")",
-                             hint="mh config set network.provider searxng (and network.searxngUrl) "
-                                  "or duckduckgo")
+                             hint="mh config set network.provider duckduckgo (or searxng, "
+                                  "with network.searxngUrl)")
 
 
 class SearxngProvider:
@@ -100,11 +100,15 @@ class DuckDuckGoProvider:
         try:
             from ddgs import DDGS
         except ImportError:
-            raise WebSearchError("the duckduckgo provider needs the ddgs package",
-                                 hint="pip install ddgs, or use provider searxng") from None
+            from .extras import install_command
+
+            raise WebSearchError(
+                "web search with DuckDuckGo needs the `web` extra (ddgs is not installed)",
+                hint=f"{install_command('web')} (or: pip install ddgs); or mh config set "
+                     "network.provider searxng") from None
         try:
             rows = DDGS(timeout=int(self.timeout)).text(query, max_results=max_results) or []
-        except Exception as exc:  # ddgs raises DDGSException and subclasses (rate limit, timeout)
+        except Exception as exc:  # noqa: BLE001 - ddgs raises DDGSException and subclasses
             ddgs_error = any(c.__name__ == "DDGSException" for c in type(exc).__mro__)
             if ddgs_error and "no results" in str(exc).lower():
                 return []  # ddgs reports an empty search as an exception

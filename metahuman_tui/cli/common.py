@@ -44,6 +44,14 @@ def is_tty() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
+def is_terminal() -> bool:
+    """A person at a terminal: both stdin and stdout are TTYs (not a pipe, file or script)."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
+
+
 def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import typer
 import typer.core
@@ -90,23 +91,36 @@ def run() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
+    except ModuleNotFoundError as exc:  # an optional extra that is not installed: say which
+        from metahuman_core.extras import missing_extra
+
+        missing = missing_extra(exc)
+        if missing is None or os.environ.get("MH_DEBUG"):
+            _unexpected(exc)
+        typer.echo(f"error: {missing.message}", err=True)
+        typer.echo(f"  hint: {missing.hint}", err=True)
+        sys.exit(missing.exit_code)
+    except Exception as exc:  # noqa: BLE001 - click usage errors arrive here (non-standalone)
         # typer may vendor its own click, so match the ClickException shape, not the class
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        if os.environ.get("MH_DEBUG"):
-            raise
-        # The contract: one line, never a traceback. An OSError is the machine's problem (disk
-        # full, permissions); anything else is our bug, and MH_DEBUG=1 shows where it happened.
-        if isinstance(exc, OSError):
-            typer.echo(f"error: {exc}", err=True)
-        else:
-            typer.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
-            typer.echo("  hint: this is a bug; run again with MH_DEBUG=1 for the traceback",
-                       err=True)
-        sys.exit(1)
+        _unexpected(exc)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    """The contract: one line, never a traceback. An OSError is the machine's problem (disk
+    full, permissions); anything else is our bug, and MH_DEBUG=1 shows where it happened."""
+    if os.environ.get("MH_DEBUG"):
+        raise exc
+    if isinstance(exc, OSError):
+        typer.echo(f"error: {exc}", err=True)
+    else:
+        typer.echo(f"error: internal error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo("  hint: this is a bug; run again with MH_DEBUG=1 for the traceback",
+                   err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

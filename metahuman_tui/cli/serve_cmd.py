@@ -7,9 +7,34 @@ request when the server is bound to a non-loopback address (there is no way to t
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import typer
 
 from . import common
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen on host:port (None: it can), checked the way it binds."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return f"cannot resolve the host {host!r}"
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is already in use"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine"
+            if exc.errno == errno.EACCES:
+                return "not allowed (ports below 1024 need extra privileges)"
+            return exc.strerror or str(exc)
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -36,21 +61,25 @@ def register(app: typer.Typer) -> None:
             common.handle(exc)
         bind = host or cfg.host
         bind_port = cfg.port if port is None else port
-        try:
-            import uvicorn
+        from metahuman_core.extras import require
 
-            from metahuman_tui.http.app import create_api
-            from metahuman_tui.http.auth import is_loopback_host
-        except ImportError as exc:
-            common.fail(f"the REST API needs FastAPI and uvicorn ({exc.name} is missing)", 1,
-                        hint="pip install 'metahuman-os[api]'")
+        require("fastapi", "uvicorn")  # the `api` extra; missing: one line with the command
+        import uvicorn
+
+        from metahuman_tui.http.app import create_api
+        from metahuman_tui.http.auth import is_loopback_host
+
+        shown = f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
+        problem = bind_problem(bind.strip("[]"), bind_port)
+        if problem:  # before any banner: nothing printed but the reason
+            common.fail(f"cannot listen on {shown}:{bind_port}: {problem}", 1,
+                        hint="pick another port with --port (or stop what is using it)")
         loopback = is_loopback_host(bind)
         strict = token_for_reads or cfg.tokenForReads \
             or not loopback
         api = create_api(prof, token=token, token_for_reads=strict,
                          allowed_hosts=None if not loopback else
                          {"localhost", "127.0.0.1", "::1", bind.strip("[]").lower()})
-        shown = f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
         common.echo(f"MetaHuman API on http://{shown}:{bind_port}  (schema: /openapi.json, "
                     "guide: docs/api.md)", err=True)
         common.echo(f"token: {token_path(prof)}", err=True)

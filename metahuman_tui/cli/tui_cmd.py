@@ -6,6 +6,7 @@ reach it from another machine through an SSH tunnel (ssh -L 8000:127.0.0.1:8000 
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
@@ -13,13 +14,21 @@ import typer
 
 from . import common
 
-
 PANES = ("chat", "memory", "tasks", "approvals", "audit", "training")
+
+
+def interactive() -> bool:
+    """A person at a terminal: stdin and stdout are TTYs (or textual-serve drives the app)."""
+    if os.environ.get("TEXTUAL_DRIVER"):  # textual-serve's web driver speaks over pipes
+        return True
+    return common.is_terminal()
 
 
 def open_tui(pane: str = "chat") -> None:
     if pane not in PANES:
         common.fail(f"--pane must be one of {', '.join(PANES)}", 2)
+    if not interactive():  # a script or a pipe: say so at once instead of hanging or drawing
+        common.fail("not a terminal; try mh --help", 2)
     prof = common.profile()
     try:
         from metahuman_tui.app import run_app
@@ -48,11 +57,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the full-screen app in a browser (textual-serve) on 127.0.0.1:PORT."""
         prof = common.profile()
-        try:
-            from textual_serve.server import Server
-        except ImportError:
-            common.fail("textual-serve is not installed",
-                        hint="pip install 'metahuman-os[serve]' (or: pip install textual-serve)")
+        from metahuman_core.extras import require
+
+        require("textual_serve")  # not installed: one line with the install command
+        from textual_serve.server import Server
+
         common.echo(f"Serving the MetaHuman OS app on http://127.0.0.1:{port} "
                     "(loopback only; Ctrl+C stops)")
         Server(serve_command(str(prof.root)), host="127.0.0.1", port=port,
