@@ -1,0 +1,38 @@
+"""`mh mcp`: the MCP server on stdio, started by an MCP client (Claude Desktop, Cursor, Zed).
+
+Everything heavy (the SDK, the skills) is imported inside the command, so `mh --help` and every
+other command start as fast as before. Errors before serving (bad etc/mcp.json, disabled, SDK
+missing) are one line on stderr with exit 1/2, which clients show in their MCP log.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import common
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("mcp")
+    def mcp(
+        client: str = typer.Option(None, "--client", help="Name this client in the audit log and "
+                                   "approvals (actor mcp:NAME) instead of the name it reports; "
+                                   "picks its clients.NAME settings in etc/mcp.json."),
+    ) -> None:
+        """Serve the twin's skills and memories to an MCP client over stdio (see docs/mcp.md)."""
+        from metahuman_core.errors import MHError
+        from metahuman_core.extras import require
+
+        try:
+            require("mcp")
+            from metahuman_tui.mcp.session import McpSession
+
+            session = McpSession(common.profile(), client=client)
+        except MHError as exc:
+            common.handle(exc)
+        if not session.enabled:
+            common.fail(f"the MCP server is disabled in {session.base.home.etc / 'mcp.json'} "
+                        "(enabled: false)", 1, hint="mh config set mcp.enabled true")
+        from metahuman_tui.mcp.server import serve_stdio
+
+        serve_stdio(session)
