@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "remote_cmd",    # train remote|reap|runs
     "serve_cmd",     # serve (REST API)
     "tui_cmd",       # tui, serve-tui
+    "mcp_cmd",       # mcp (MCP server; the SDK is imported only when it runs)
 )
 
 app = typer.Typer(
