@@ -67,8 +67,20 @@ def dataset_state(profile, label: str) -> dict[str, Any]:
             "train": meta.get("trainCount"), "heldout": meta.get("heldOutCount"),
             "approved": approved, "rejected": rejected, "trained": trained,
             "gguf": str(gguf) if gguf else None, "eval": evaluation,
-            "evalPassed": bool(evaluation and evaluation.get("passed")),
+            "evalPassed": _still_passes(profile, evaluation),
             "active": is_active, "running": running, "path": str(path), "problems": problems}
+
+
+def _still_passes(profile, evaluation: dict[str, Any] | None) -> bool:
+    """eval.json says passed, and it still does under today's gate (an older one had no CI)."""
+    if not (evaluation and evaluation.get("passed")):
+        return False
+    from .evaluation import thresholds, verdict
+
+    try:
+        return verdict(evaluation, *thresholds(profile))[0]
+    except MHError:  # an invalid etc/training.json: not passed until it is fixed
+        return False
 
 
 def list_datasets(profile) -> list[dict[str, Any]]:

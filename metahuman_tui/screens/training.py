@@ -23,6 +23,7 @@ from .base import PaneScreen
 from .modals import ConfirmScreen
 from .services import Unavailable, run_dirs
 from .training_adapters import AdaptersScreen
+from .training_eval import eval_text, load_eval
 
 
 class RunStarted(Message):
@@ -33,7 +34,7 @@ class RunStarted(Message):
 
 class TrainingScreen(PaneScreen):
     PANE = "training"
-    BINDINGS = [
+    BINDINGS = [  # noqa: RUF012 - Textual reads the class attribute
         Binding("left_square_bracket", "run(1)", "Older run", id="training.older"),
         Binding("right_square_bracket", "run(-1)", "Newer run", id="training.newer"),
         Binding("s", "start", "Start local run", id="training.start"),
@@ -59,6 +60,7 @@ class TrainingScreen(PaneScreen):
                 yield ProgressBar(total=100, show_eta=False, id="training-progress")
                 yield Static("", id="training-stats", markup=False)
                 yield Static("", id="training-summary", markup=False)
+                yield Static("", id="training-eval", markup=False)
         log = Log(max_lines=2000, id="training-log", auto_scroll=True)
         yield log
 
@@ -186,10 +188,22 @@ class TrainingScreen(PaneScreen):
         summary = self._summary()
         if summary:
             keys = ("status", "base_model", "model", "gguf", "duration_seconds", "error")
-            summary_box.update("summary: " + ", ".join(f"{k}={summary[k]}" for k in keys
-                                                       if summary.get(k) is not None))
+            text = "summary: " + ", ".join(f"{k}={summary[k]}" for k in keys
+                                           if summary.get(k) is not None)
+            recipe = summary.get("recipe")
+            if isinstance(recipe, dict) and isinstance(recipe.get("values"), dict):
+                v = recipe["values"]
+                text += (f"\nrecipe: batch {v.get('per_device_train_batch_size')} × "
+                         f"{v.get('gradient_accumulation_steps')}, {v.get('total_steps')} steps, "
+                         f"lr {v.get('learning_rate')}")
+            summary_box.update(text)
         else:
             summary_box.update(str(last.get("message", "")))
+        evaluation = self.query_one("#training-eval", Static)
+        text = eval_text(load_eval(self.profile.home.adapters, self.run, summary)) \
+            if self.run else ""
+        evaluation.display = bool(text)
+        evaluation.update(text)
 
     # ------------------------------------------------------------------ actions
     def action_start(self) -> None:

@@ -32,7 +32,7 @@ class AdaptersChanged(Message):
 
 
 class AdaptersScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS = [  # noqa: RUF012 - Textual reads the class attribute
         Binding("escape,q", "close", "Close", id="training.adapters.close"),
         Binding("enter", "activate", "Activate", id="training.adapters.activate", priority=True),
         Binding("x", "deactivate", "Deactivate", id="training.adapters.deactivate"),
@@ -70,7 +70,9 @@ class AdaptersScreen(ModalScreen[None]):
             return
         for item in self.items:
             ev = item.get("eval") or {}
-            verdict = ("passed" if item.get("evalPassed") else "failed") if ev else "-"
+            verdict = ("passed" if item.get("evalPassed") else "unclear") if ev else "-"
+            if ev and isinstance(ev.get("llr_gain"), (int, float)):
+                verdict += f" {ev['llr_gain']:+.1f}"
             table.add_row(str(item["date"]), str(item.get("status") or ""),
                           str(item.get("pairs") or "-"), verdict, "● active" if item.get("active")
                           else "", key=str(item["date"]))
@@ -86,11 +88,23 @@ class AdaptersScreen(ModalScreen[None]):
 
     def action_activate(self) -> None:
         name = self._current()
-        if name:
+        if not name:
+            return
+        item = next((i for i in self.items if str(i.get("date")) == name), {})
+        if item.get("evalPassed"):
             self.app.push_screen(
                 ConfirmScreen(f"Activate adapter {name}?", "Chat and the operator will answer "
                               "with it from the next message. Audited.", yes="Activate"),
                 lambda yes: self.run_call("activate.activate", name) if yes else None)
+            return
+        # not clearly better than the base model (or not evaluated): refused unless insisted on
+        ev = item.get("eval") or {}
+        why = ev.get("verdict") or "; ".join(ev.get("reasons") or []) or "it was not evaluated"
+        self.app.push_screen(
+            ConfirmScreen(f"Adapter {name} is not clearly better than the base model",
+                          f"{why}\n\nActivate it anyway? This is recorded in the audit log as a "
+                          "forced activation.", yes="Activate anyway", danger=True),
+            lambda yes: self.run_call("activate.activate", name, force=True) if yes else None)
 
     def action_deactivate(self) -> None:
         self.app.push_screen(
@@ -99,9 +113,9 @@ class AdaptersScreen(ModalScreen[None]):
             lambda yes: self.run_call("activate.deactivate") if yes else None)
 
     @work(thread=True, group="adapters-run", exit_on_error=False)
-    def run_call(self, dotted: str, *args: str) -> None:
+    def run_call(self, dotted: str, *args: str, **kwargs: bool) -> None:
         try:
-            self.services.training(dotted)(self.services.profile, *args, actor="tui")
+            self.services.training(dotted)(self.services.profile, *args, actor="tui", **kwargs)
         except Exception as exc:  # noqa: BLE001 - a closed gate explains itself
             hint = getattr(exc, "hint", None)
             self.post_message(AdaptersChanged(f"{exc}" if not hint or hint in str(exc)

@@ -95,3 +95,73 @@ def test_adapters_modal_opens_and_closes(make_app):
             await pilot.press("escape")
             assert not isinstance(app.screen, AdaptersScreen)
     run(main())
+
+
+def _evaluated(tui_profile, *, passed: bool):
+    """The fixture's older run, trained and evaluated (eval.json as the core records it)."""
+    gains = [2.1, 1.8, 2.6, 2.0, 1.5, 2.4] if passed else [1.5, -1.2, 0.3, -0.8, 2.0, -1.5]
+    ev = {"heldout": 6, "base_loss": 4.8, "adapter_loss": 3.5, "loss_delta": -1.3,
+          "loss_ratio": 0.73, "llr_gain": sum(gains) / 6, "llr_ci": [1.7, 2.4] if passed
+          else [-0.7, 0.9], "improved": 5, "passed": passed,
+          "per_prompt": [{"llr": g} for g in gains],
+          "verdict": "Sounds much more like you: test verdict." if passed
+          else "Not clearly better than the base model: test verdict.",
+          "samples": [{"prompt": f"Question {i}?", "reference": f"my answer {i}",
+                       "base": f"generic answer {i}", "adapter": f"adapter answer {i}"}
+                      for i in range(4)]}
+    adapters = tui_profile.home.adapters / "2025-10-12"
+    (adapters / "eval.json").write_text(json.dumps(ev))
+    (adapters / "alex-2025-10-12.gguf").write_bytes(b"GGUF")
+    return ev
+
+
+def test_a_finished_run_shows_its_verdict_numbers_and_three_samples(make_app, tui_profile):
+    _evaluated(tui_profile, passed=True)
+
+    async def main():
+        app = make_app(start="training")
+        async with app.run_test(size=(100, 40)) as pilot:
+            screen = await open_training(pilot)
+            await pilot.press("left_square_bracket")     # the older, finished run
+            await pilot.pause()
+            text = str(screen.query_one("#training-eval").content)
+            assert "verdict: Sounds much more like you" in text
+            assert "held-out loss 73% of base" in text and "better on 5/6" in text
+            assert "LLR gain +2.07 (95% +1.70…+2.40)" in text
+            assert text.count("adapter adapter answer") == 3 and "answer 3" not in text
+            await pilot.press("right_square_bracket")    # the running run: nothing evaluated
+            await pilot.pause()
+            assert screen.query_one("#training-eval").display is False
+    run(main())
+
+
+def test_activating_an_unclear_adapter_asks_again_and_forces_only_when_insisted(
+        make_app, tui_profile, monkeypatch):
+    _evaluated(tui_profile, passed=False)
+    calls = []
+    import metahuman_core.training.activate as activate_mod
+
+    monkeypatch.setattr(activate_mod, "activate",
+                        lambda profile, label, **kw: calls.append((label, kw)) or {"model": "m"})
+
+    async def main():
+        app = make_app(start="training")
+        async with app.run_test(size=(100, 40), notifications=True) as pilot:
+            await open_training(pilot)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, AdaptersScreen), what="modal")
+            row = [str(c) for c in app.screen.query_one(DataTable).get_row_at(0)]
+            assert row[3].startswith("unclear")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            assert "not clearly better" in app.screen.title_text
+            assert "forced activation" in app.screen.body
+            await pilot.press("n")                       # declined: nothing happens
+            await settle(pilot)
+            assert calls == []
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: calls, what="activation")
+            assert calls == [("2025-10-12", {"actor": "tui", "force": True})]
+    run(main())
