@@ -7,6 +7,10 @@ persona/overrides/active-adapter.json. metahuman_core.active_model reads that fi
 call, so deactivate() (or a plain `rm` of the file, the seed's emergency control) falls back to
 the base model at the next call. The original migrated and deleted this file, so its documented
 rollback never worked (original.md §1.2 ⚠).
+
+Activation also writes out/adapters/<DATE>/Modelfile (FROM the GGUF's absolute path, TEMPLATE,
+SYSTEM, stops), so the seed's `ollama create greg-<DATE> -f out/adapters/<DATE>/Modelfile` works
+by hand.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from .. import clock, events
 from ..errors import MHError
-from ..storage import atomic_write_json, read_json_or
+from ..storage import atomic_write_json, atomic_write_text, read_json_or
 from . import gates, runs
 
 CHATML_OLLAMA = """{{- if .Messages }}
@@ -58,18 +62,43 @@ FAMILIES = {
 
 
 def template_family(gguf_path: Path) -> str:
-    """Which prompt format the GGUF's embedded chat template speaks (what training used)."""
-    import gguf
+    """Which prompt format the GGUF's embedded chat template speaks (what training used).
+    Read from the header directly: activation must not need the train extra's `gguf` package."""
+    from ..gguf_header import chat_template
 
-    reader = gguf.GGUFReader(str(gguf_path))
-    field = reader.get_field("tokenizer.chat_template")
-    text = field.contents() if field is not None else ""
+    text = chat_template(gguf_path)
     if "<|start_header_id|>" in text:
         return "llama3"
     if "<|im_start|>" in text or not text:
         return "chatml"  # no template: the trainer fell back to ChatML
     raise MHError(f"{gguf_path}: unsupported chat template (neither ChatML nor Llama 3)",
                   hint="activate it by hand with a Modelfile TEMPLATE")
+
+
+def _modelfile_string(text: str, what: str) -> str:
+    """A Modelfile triple-quoted value. Ollama's parser has no escapes: a value holding three
+    double quotes would end early, so it is refused instead of silently cut."""
+    if '"""' in text:
+        raise MHError(f'the {what} contains three double quotes ("""), which a Modelfile cannot '
+                      "hold", hint="edit it out (mh persona show) and activate again")
+    return f'"""{text}"""'
+
+
+def modelfile_text(name: str, gguf_path: Path, template: str, system: str,
+                   stops: list[str], where: Path | None = None) -> str:
+    """The Modelfile equivalent of the API call, for the seed's manual recovery path:
+    `ollama create <name> -f out/adapters/<DATE>/Modelfile`."""
+    path = str(gguf_path.resolve())
+    if '"' in path or "\n" in path:
+        raise MHError(f"{path}: a Modelfile cannot name a path holding quotes or line breaks",
+                      hint="rename the folder")
+    lines = [f"# {name}: written by `mh adapter activate`; load it by hand with",
+             f"#   ollama create {name} -f {where or '<this file>'}",
+             f'FROM "{path}"' if " " in path else f"FROM {path}",
+             f"TEMPLATE {_modelfile_string(template, 'chat template')}",
+             f"SYSTEM {_modelfile_string(system, 'persona system prompt')}"]
+    lines += [f'PARAMETER stop "{stop}"' for stop in stops]
+    return "\n".join(lines) + "\n"
 
 
 def read_active(profile) -> dict[str, Any] | None:
@@ -109,11 +138,16 @@ def activate(profile, label: str, *, force: bool = False, actor: str = "cli",
     template, stops = FAMILIES[family]
     name = runs.model_name(profile, label)
     system = _system_prompt(profile, label)
+    # Written first: if Ollama refuses or is away, the seed's manual path still works.
+    modelfile = profile.home.adapters / label / "Modelfile"
+    atomic_write_text(modelfile, modelfile_text(name, gguf_path, template, system, stops,
+                                                modelfile))
     created = create_model_from_gguf(profile, name, gguf_path, template=template, system=system,
                                      parameters={"stop": stops}, on_progress=on_progress)
     run = runs.published_run(profile, label)
     record = {"model": name, "date": label, "run": run.label if run else None,
-              "gguf": str(gguf_path), "digest": created.get("digest"),
+              "gguf": str(gguf_path), "modelfile": str(modelfile),
+              "digest": created.get("digest"),
               "baseModel": (run.summary().get("base_model") if run else None),
               "host": created.get("host"), "template": family, "systemPrompt": system,
               "activatedAt": clock.iso(), "activatedBy": actor, "status": "loaded",
