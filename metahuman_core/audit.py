@@ -3,10 +3,13 @@
 Each line of logs/audit/YYYY-MM-DD.ndjson (local date) is one entry with fixed key order:
   {"seq","prev","timestamp","level","category","event","actor","details","hash"}
 `hash` = sha256 of the canonical line without its hash field (that exact byte prefix + "}"),
-`prev` = the previous entry's hash (across days), `seq` increases by one per entry.
-A head record (logs/audit-head.json, outside logs/audit/) holds the last seq/hash so truncation
-at the end is detectable. Appends hold an flock on the head file; each line is one write().
-"Tamper-evident", not immutable: anyone with write access can rewrite everything, but not silently.
+`prev` = the previous entry's hash (across days), `seq` increases by one per entry. The chain is
+ordered by seq, not by file names or clocks: a clock that goes back just writes to another file.
+The head record (logs/audit-head.json, audit_head.py) is evidence: the last seq/hash and what each
+day file holds. Appends hold an flock on it; each line is one write(). When an append finds the
+files and the head out of step it never re-chains silently: it records an `audit_chain_repaired`
+entry first (audit_repair.py). "Tamper-evident", not immutable: anyone with write access can
+rewrite everything consistently; only a checkpoint kept elsewhere (audit_checkpoint.py) catches it.
 """
 
 from __future__ import annotations
@@ -18,22 +21,47 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import clock, events
+from .audit_head import (
+    GENESIS,
+    HEAD_SIZE,
+    Day,
+    Head,
+    overlay,
+    read_days,
+    read_live,
+    write_days,
+    write_live,
+)
 from .errors import ValidationFailed
 from .redact import redact
 
 if TYPE_CHECKING:
     from .audit_verify import VerifyResult
 
+__all__ = [
+    "AUDIT_CHAIN_REPAIRED",
+    "AUDIT_CHECKPOINT",
+    "GENESIS",
+    "HEAD_SIZE",
+    "AuditLog",
+    "Head",
+    "audit",
+    "audit_data_change",
+    "audit_decision",
+    "audit_security",
+    "build_line",
+]
+
 LEVELS = ("info", "warn", "error", "critical")
 CATEGORIES = ("system", "decision", "action", "security", "data")
-GENESIS = "0" * 64
-HEAD_SIZE = 512
+AUDIT_CHAIN_REPAIRED = "audit_chain_repaired"
+AUDIT_CHECKPOINT = "audit_checkpoint"
 _HASH_MARK = ',"hash":"'
 _FILE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.ndjson$")
 _PREFIX_RE = re.compile(r'^\{"seq":(\d+),"prev":"([0-9a-f]{64})",')
@@ -46,20 +74,18 @@ def _compact(value: Any) -> str:
 def build_line(seq: int, prev: str, timestamp: str, level: str, category: str, event: str,
                actor: str, details: Any) -> tuple[str, str]:
     """Return (line including trailing newline, hash)."""
-    body = ('{"seq":%d,"prev":"%s","timestamp":%s,"level":%s,"category":%s,"event":%s,'
-            '"actor":%s,"details":%s}') % (
-        seq, prev, _compact(timestamp), _compact(level), _compact(category), _compact(event),
-        _compact(actor), _compact(details))
+    body = (f'{{"seq":{seq},"prev":"{prev}","timestamp":{_compact(timestamp)},'
+            f'"level":{_compact(level)},"category":{_compact(category)},'
+            f'"event":{_compact(event)},"actor":{_compact(actor)},"details":{_compact(details)}}}')
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     return f'{body[:-1]}{_HASH_MARK}{digest}"}}\n', digest
 
 
-@dataclass
-class Head:
-    seq: int = 0
-    hash: str = GENESIS
-    date: str = ""
-    offset: int = 0
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 class AuditLog:
@@ -68,62 +94,53 @@ class AuditLog:
     def __init__(self, logs_dir: Path):
         self.dir = Path(logs_dir) / "audit"
         self.head_path = Path(logs_dir) / "audit-head.json"
+        self.home = Path(logs_dir).parent
         self._mutex = threading.Lock()
         self._head_fd: int | None = None
         self._day_fd: int | None = None
         self._day: str | None = None
         self._pid = os.getpid()
+        self.last_repair: dict | None = None  # the audit_chain_repaired entry this process wrote
 
     # ------------------------------------------------------------------ writing
     def day_path(self, date: str) -> Path:
         return self.dir / f"{date}.ndjson"
 
-    def _open_head(self) -> int:
+    def rel(self, path: Path) -> str:
+        """A path as people see it in messages: relative to the profile home."""
+        try:
+            return str(Path(path).relative_to(self.home))
+        except ValueError:
+            return str(path)
+
+    def _lock_head(self) -> int:
+        """Open and flock the head record; reopen if it was deleted or replaced meanwhile (a
+        process holding the old inode would otherwise lock and write a file nobody sees)."""
         if self._pid != os.getpid():
             # forked: flock is shared by the open file description, so a child must not use the
             # parent's descriptors or both would "hold" the lock at once
             self._head_fd = self._day_fd = self._day = None
             self._pid = os.getpid()
-        if self._head_fd is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
-        return self._head_fd
+        while True:
+            if self._head_fd is None:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._head_fd, fcntl.LOCK_EX)
+            if _same_file(self._head_fd, self.head_path):
+                return self._head_fd
+            fcntl.flock(self._head_fd, fcntl.LOCK_UN)
+            os.close(self._head_fd)
+            self._head_fd = None
 
     def _open_day(self, date: str) -> int:
-        if self._day != date or self._day_fd is None:
-            if self._day_fd is not None:
-                os.close(self._day_fd)
+        if self._day_fd is not None and (self._day != date
+                                         or not _same_file(self._day_fd, self.day_path(date))):
+            os.close(self._day_fd)
+            self._day_fd = None
+        if self._day_fd is None:
             self._day_fd = os.open(self.day_path(date), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             self._day = date
         return self._day_fd
-
-    def _read_head(self, fd: int) -> Head | None:
-        raw = os.pread(fd, HEAD_SIZE, 0)
-        if not raw.strip():
-            return None
-        try:
-            data = json.loads(raw)
-            return Head(int(data["seq"]), str(data["hash"]), str(data["date"]), int(data["offset"]))
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def _write_head(self, fd: int, head: Head) -> None:
-        text = json.dumps({"seq": head.seq, "hash": head.hash, "date": head.date,
-                           "offset": head.offset})
-        os.pwrite(fd, text.ljust(HEAD_SIZE - 1).encode() + b"\n", 0)
-
-    def _resync(self, today: str) -> Head:
-        """Head missing or out of step (a crash between line and head write): read the log.
-
-        The newest entry is the one with the highest seq, whatever file it is in (a clock that
-        jumped backwards can put later entries in an earlier day's file)."""
-        best = Head()
-        for date in self.dates():
-            last = _last_line(self.day_path(date))
-            parsed = _seq_hash(last) if last else None
-            if parsed and parsed[0] > best.seq:
-                best = Head(parsed[0], parsed[1], date, self.day_path(date).stat().st_size)
-        return best
 
     def append(self, event: str, *, level: str = "info", category: str = "system",
                actor: str = "system", details: Any = None, when: datetime | None = None) -> dict:
@@ -140,40 +157,96 @@ class AuditLog:
         date = ts.strftime("%Y-%m-%d")
         timestamp = ts.isoformat(timespec="milliseconds")
         clean = redact(details if details is not None else {})
+        fields = (timestamp, level, category, event, actor, clean)
         durable = category == "security" or level == "critical"
         with self._mutex:
-            hfd = self._open_head()
-            fcntl.flock(hfd, fcntl.LOCK_EX)
+            hfd = self._lock_head()
             try:
                 dfd = self._open_day(date)
                 size = os.fstat(dfd).st_size
-                head = self._read_head(hfd)
-                if head is None or not (
-                    (head.date == date and head.offset == size)
-                    or (head.date < date and size == 0 and self._head_matches_file(head))
-                ):
-                    head = self._resync(date)
-                    if size and not _ends_with_newline(self.day_path(date)):
-                        os.write(dfd, b"\n")  # keep a torn line visible, never glue to it
-                line, digest = build_line(head.seq + 1, head.hash, timestamp, level, category,
-                                          event, actor, clean)
-                data = line.encode("utf-8")
-                os.write(dfd, data)
+                head, status = read_live(hfd)
+                days = self._in_step(hfd, head, status, date, size)
+                if days is None:
+                    return self._append_after_damage(hfd, dfd, head, status, date, fields)
+                line, new = self._next(head or Head(), date, size, fields)
+                if head is None or head.date != date or status == "legacy":
+                    write_days(hfd, overlay(days, head))
+                os.write(dfd, line.encode("utf-8"))
                 if durable:
                     os.fsync(dfd)
-                new = Head(head.seq + 1, digest, date, os.fstat(dfd).st_size)
-                self._write_head(hfd, new)
+                write_live(hfd, new)
                 if durable:
                     os.fsync(hfd)
             finally:
                 fcntl.flock(hfd, fcntl.LOCK_UN)
         return json.loads(line)
 
-    def _head_matches_file(self, head: Head) -> bool:
-        try:
-            return self.day_path(head.date).stat().st_size == head.offset
-        except FileNotFoundError:
-            return head.seq == 0
+    def _in_step(self, hfd: int, head: Head | None, status: str, date: str,
+                 size: int) -> dict[str, Day] | None:
+        """The day manifest if the files are exactly as the head record says (for the days this
+        append touches), else None. A fresh log (no head, no entries) is in step."""
+        if status == "missing":  # a fresh log has no day file but the one just opened, empty
+            return {} if size == 0 and set(self.dates()) <= {date} else None
+        if head is None:
+            return None
+        if head.date == date:
+            if size != head.offset:
+                return None
+            if status == "legacy":
+                return self._migrate(head)
+            return {} if status == "ok" else None
+        if _size(self.day_path(head.date)) != head.offset if head.date else head.seq != 0:
+            return None
+        if status == "legacy":
+            days = self._migrate(head)
+        else:
+            days = read_days(hfd)
+            if days is None:
+                return None
+        known = overlay(days, head).get(date)
+        if size != (known.size if known else 0):
+            return None
+        return days
+
+    def _migrate(self, head: Head) -> dict[str, Day] | None:
+        """A version-1 head (no manifest): the manifest is built from the files, once, if the
+        files end where that head says."""
+        from .audit_repair import rebuild
+
+        days, _, tail_seq, tail_hash = rebuild(self)
+        if (tail_seq, tail_hash) != (head.seq, head.hash):
+            return None
+        today = days.get(head.date)
+        head.v = 2
+        head.seg = today.segs[-1][0] if today and today.segs else head.seq + 1
+        head.seg_hash = today.first if today else ""
+        return days
+
+    def _next(self, head: Head, date: str, size: int,
+              fields: tuple) -> tuple[str, Head]:
+        seq = head.seq + 1
+        line, digest = build_line(seq, head.hash, *fields)
+        offset = size + len(line.encode("utf-8"))
+        if head.date == date:
+            new = Head(seq, digest, date, offset, head.seg, head.seg_hash, head.repair)
+        else:
+            new = Head(seq, digest, date, offset, seq, digest, head.repair)
+        return line, new
+
+    def _append_after_damage(self, hfd: int, dfd: int, head: Head | None, status: str, date: str,
+                             fields: tuple) -> dict:
+        from .audit_repair import record_damage
+
+        repair, entry = record_damage(self, hfd, dfd, head, status, date, fields)
+        self.last_repair = repair
+        return entry
+
+    def damage(self) -> dict | None:
+        """The newest audit_chain_repaired entry, or None if the log never found damage: for a
+        face that shows "the audit log is damaged" persistently (see audit_repair.last_damage)."""
+        from .audit_repair import last_damage
+
+        return last_damage(self)
 
     def close(self) -> None:
         for attr in ("_head_fd", "_day_fd"):
@@ -195,7 +268,7 @@ class AuditLog:
         except FileNotFoundError:
             return None
         try:
-            return self._read_head(fd)
+            return read_live(fd)[0]
         finally:
             os.close(fd)
 
@@ -211,9 +284,9 @@ class AuditLog:
                 try:
                     entry = json.loads(line)
                     if not isinstance(entry, dict):
-                        raise ValueError
+                        raise TypeError
                     yield entry
-                except ValueError:
+                except (ValueError, TypeError):
                     yield {"_broken": n, "_raw": line[:200]}
 
     def query(self, date: str | None = None, *, category: str | None = None,
@@ -285,60 +358,23 @@ class AuditLog:
 
     # ------------------------------------------------------------------ verification
     def ordered_dates(self) -> list[str]:
-        from .audit_verify import ordered_dates
+        return self.dates()
 
-        return ordered_dates(self)
-
-    def verify(self, date: str | None = None, all_days: bool = False) -> "VerifyResult":
-        """Check the chain of one day (default today) or of every day; see audit_verify."""
+    def verify(self, date: str | None = None, all_days: bool = False,
+               want: frozenset[int] = frozenset()) -> VerifyResult:
+        """Check one day (default today) or the whole log; see audit_verify."""
         from .audit_verify import verify
 
-        return verify(self, date, all_days)
+        return verify(self, date, all_days, want)
 
 
-def _ends_with_newline(path: Path) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
-            return True
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
-
-
-def _last_line(path: Path) -> str | None:
-    """Last complete line of a file, read from the end (cheap for big files)."""
+def _same_file(fd: int, path: Path) -> bool:
     try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            end = fh.tell()
-            if end == 0:
-                return None
-            block = 4096
-            data = b""
-            pos = end
-            while pos > 0:
-                step = min(block, pos)
-                pos -= step
-                fh.seek(pos)
-                data = fh.read(step) + data
-                stripped = data.rstrip(b"\n")
-                if b"\n" in stripped:
-                    break
-            lines = data.rstrip(b"\n").split(b"\n")
-            if not data.endswith(b"\n"):
-                # torn last line: use the one before it
-                lines = lines[:-1]
-            return lines[-1].decode("utf-8", errors="replace") if lines and lines[-1] else None
+        st = os.stat(path)
     except FileNotFoundError:
-        return None
-
-
-def _seq_hash(line: str) -> tuple[int, str] | None:
-    m = _PREFIX_RE.match(line)
-    idx = line.rfind(_HASH_MARK)
-    if not m or idx == -1:
-        return None
-    return int(m.group(1)), line[idx + len(_HASH_MARK): idx + len(_HASH_MARK) + 64]
+        return False
+    fst = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (fst.st_ino, fst.st_dev)
 
 
 # ---------------------------------------------------------------------- the seed's helpers

@@ -3,7 +3,6 @@ truncation is detected and the first broken line is named."""
 
 import json
 import multiprocessing
-import shutil
 
 import pytest
 
@@ -55,9 +54,9 @@ def _mutate_and_verify(home, mutate):
 @pytest.mark.parametrize("name,mutate,line,fragment", [
     ("edit", lambda L: L[:99] + [L[99].replace('"i":', '"i":1')] + L[100:], 100, "edited"),
     ("delete", lambda L: L[:99] + L[100:], 100, "deleted"),
-    ("insert", lambda L: L[:50] + [L[10]] + L[50:], 51, "chain broken"),
-    ("swap", lambda L: L[:20] + [L[21], L[20]] + L[22:], 21, "chain broken"),
-    ("truncate", lambda L: L[:-3], 19998, "removed from the end"),
+    ("insert", lambda L: L[:50] + [L[10]] + L[50:], 51, "inserted"),
+    ("swap", lambda L: L[:20] + [L[21], L[20]] + L[22:], 22, "reordered"),
+    ("truncate", lambda L: L[:-3], 19998, "missing from the end"),
     ("torn", lambda L: L[:-1] + [L[-1][:40]], 20001, "incomplete"),
 ])
 def test_tampering_is_detected(filled, name, mutate, line, fragment):
@@ -98,21 +97,33 @@ def test_cross_day_chain_and_verify_all(home, fixed_clock):
         fixed_clock.advance(86400)
     assert len(log.dates()) >= 3
     assert log.verify(all_days=True).ok
-    # deleting a whole middle day breaks the link into the next day
+    # deleting a whole middle day leaves a gap in seq order, and the head record names the file
     middle = log.dates()[1]
     log.day_path(middle).unlink()
     res = log.verify(all_days=True)
-    assert not res.ok and "chain broken" in res.first_problem()
+    texts = [f"{p['file']}:{p['line']}: {p['problem']}" for p in res.problems]
+    assert not res.ok and any(f"{middle}.ndjson:0: day file missing" in t for t in texts), texts
+    assert any("missing" in t and f"{middle}.ndjson)" in t for t in texts), texts
 
 
-def test_head_resync_after_crash_between_line_and_head(home):
+def test_a_lost_head_is_recorded_not_silently_resynced(home):
+    """The head is evidence: losing it is reported, and the next append records that it was lost
+    (audit_chain_repaired) instead of quietly re-reading the log's end."""
     log = Profile(home).audit
     log.append("a")
     log.close()
     log.head_path.write_text("")  # head lost
+    assert "head record missing" in log.verify().first_problem()
     log2 = AuditLog(home / "logs")
-    log2.append("b")
-    assert log2.verify().ok
+    entry = log2.append("b")
+    assert log2.last_repair["event"] == "audit_chain_repaired"
+    assert log2.last_repair["seq"] == entry["seq"] - 1 == 3
+    assert "head record missing" in log2.last_repair["details"]["found"][0]
+    assert log2.damage()["seq"] == 3
+    res = log2.verify(all_days=True)
+    assert not res.ok and [p["kind"] for p in res.problems] == ["repaired"]
+    log2.append("c")  # in step again: no second repair
+    assert log2.damage()["seq"] == 3 and len(log2.verify(all_days=True).problems) == 1
 
 
 def test_redaction_secrets_and_contents(home, monkeypatch):

@@ -6,7 +6,12 @@ import json
 
 import typer
 
+from metahuman_core.errors import MHError
+
 from . import common
+
+AGAINST_HELP = ("A checkpoint from `mh audit checkpoint` (repeatable): prove the log still holds "
+                "that prefix. Implies --all.")
 
 
 def _line(entry: dict) -> str:
@@ -102,19 +107,59 @@ def register(app: typer.Typer) -> None:
 
     @aud.command("verify")
     def verify(date: str = typer.Option(None, "--date", "-d", help="One day (default: today)."),
-               all_days: bool = typer.Option(False, "--all", help="Every day, with cross-day links."),
+               all_days: bool = typer.Option(False, "--all", help="The whole log: every day, in seq "
+                                             "order, against the head record."),
+               against: list[str] | None = typer.Option(None, "--against", help=AGAINST_HELP),  # noqa: B008
                json_out: bool = typer.Option(False, "--json")) -> None:
-        """Check the hash chain; exit 1 naming the first broken line."""
-        res = common.profile().audit.verify(_date(date), all_days=all_days)
+        """Check the chain; exit 1 listing every problem (file:line: what)."""
+        from metahuman_core.audit_checkpoint import parse, verify_against
+
+        checkpoints = []
+        for text in against or []:
+            try:
+                checkpoints.append(parse(text))
+            except MHError as exc:
+                common.fail(exc.message, 2, exc.hint)
+        log = common.profile().audit
+        if checkpoints:
+            res = verify_against(log, checkpoints)
+        else:
+            res = log.verify(_date(date), all_days=all_days)
         if json_out:
-            common.emit_json({"ok": res.ok, "checked": res.checked, "files": res.files,
-                              "problems": res.problems})
+            common.emit_json(res.as_dict())
         elif res.ok:
             common.echo(f"ok: {res.checked} entries in {len(res.files)} file(s), chain intact")
+            for cp in res.checkpoints:
+                common.echo(f"ok: {cp['message']}")
         else:
-            common.echo(f"BROKEN: {res.first_problem()}", err=True)
+            n = len(res.problems)
+            for p in res.problems:
+                common.echo(f"BROKEN: {p['file']}:{p['line']}: {p['problem']}", err=True)
+            for cp in res.checkpoints:
+                common.echo(f"{'ok' if cp['ok'] else 'BROKEN'}: {cp['message']}", err=True)
+            common.echo(f"{n} problem(s) in {res.checked} entries, {len(res.files)} file(s)"
+                        + ("" if all_days or checkpoints else "; `mh audit verify --all` checks "
+                           "the whole log"), err=True)
         if not res.ok:
             raise typer.Exit(1)
+
+    @aud.command("checkpoint")
+    def checkpoint(json_out: bool = typer.Option(False, "--json")) -> None:
+        """Print a checkpoint (seq, date, hash) to keep elsewhere; `verify --against` checks it."""
+        from metahuman_core.audit_checkpoint import take
+
+        cp, res = take(common.profile().audit, actor=common.ACTOR)
+        if json_out:
+            common.emit_json({**cp.as_dict(), "token": cp.token(), "log_ok": res.ok,
+                              "problems": len(res.problems)})
+        else:
+            common.echo(cp.token())
+            common.echo(f"  seq {cp.seq} · {cp.date} · sha256 {cp.hash}")
+            common.echo("  keep this line somewhere else (a notebook, another machine); later: "
+                        "mh audit verify --against '<line>'  (the first 16 hex digits suffice)")
+        if not res.ok:
+            common.echo(f"warning: the log already has {len(res.problems)} problem(s) "
+                        f"(mh audit verify --all); this checkpoint covers it as it is", err=True)
 
     @aud.command("log")
     def log_event(
