@@ -325,7 +325,7 @@ def _read(path: Path) -> tuple[str, dict[str, Any]]:
     try:
         data = jsonc.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        raise ConfigError(f"{path}: {jsonc.describe_error(exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object at the top level")
     return text, data

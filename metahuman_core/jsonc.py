@@ -81,6 +81,13 @@ def loads(text: str) -> Any:
     return json.loads(strip_trailing_commas(strip_comments(text)))
 
 
+def describe_error(exc: json.JSONDecodeError) -> str:
+    """"invalid JSON at line 3 column 11: unterminated string": the stdlib's own messages end in
+    a dangling "at" ("Unterminated string starting at") that reads "at at line" once placed."""
+    msg = exc.msg.removesuffix(" starting at").removesuffix(" at")
+    return f"invalid JSON at line {exc.lineno} column {exc.colno}: {msg[:1].lower()}{msg[1:]}"
+
+
 # ---------------------------------------------------------------- editing in place
 # `mh config set` must not throw away what a person wrote (comments, order, indentation): edits
 # replace only the text of one value, or insert one member next to its siblings.

@@ -102,8 +102,12 @@ def read_json(path: Path) -> Any:
         raise CorruptFile(path, "file is empty")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFile(path, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise CorruptFile(path, f"not valid UTF-8 (byte {exc.start}): {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        from .jsonc import describe_error
+
+        raise CorruptFile(path, describe_error(exc)) from None
 
 
 def read_json_or(path: Path, default: Any) -> Any:

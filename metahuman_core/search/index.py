@@ -26,13 +26,16 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from .. import clock
 from ..ids import MEMORY_ID_RE
 from .records import BadRecord, load_record
 from .rows import drop as _drop, put as _put, sig as _sig
 from . import states as _states
+
+if TYPE_CHECKING:
+    from ..audit import AuditLog
 
 SCHEMA_VERSION = 6   # 6: organizer state (states.py), doc_tags by rid
 DB_NAME = "memory.db"
@@ -300,9 +303,9 @@ class Index:
             conn.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)",
                          (dirname, -1 if racy else dir_mtime))
 
-    def rebuild(self) -> dict:
+    def rebuild(self, *, audit: AuditLog | None = None, actor: str = "system") -> dict:
         """Forget everything and re-read every file, in one transaction (readers see the old index
-        until the new one is complete)."""
+        until the new one is complete). With `audit`, recorded as index_rebuilt (the counts)."""
         started = time.monotonic()
         with self.lock, self._tx() as conn:
             for table in ("docs", "doc_tags", "fts", "dirs", "bad", "vecs"):
@@ -310,6 +313,10 @@ class Index:
             counts = self.sync(full=True)
             self._set_meta("last_rebuild", clock.iso())
         counts["seconds"] = round(time.monotonic() - started, 3)
+        if audit is not None:
+            from .. import events
+
+            audit.append(events.INDEX_REBUILT, actor=actor, details=counts)
         return counts
 
     # ------------------------------------------------------------------ reads

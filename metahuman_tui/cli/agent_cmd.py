@@ -182,16 +182,9 @@ def _register_boredom(app: typer.Typer) -> None:
     app.add_typer(bored, name="boredom")
 
     def _set(key: str, value) -> None:
-        from metahuman_core import events
+        from metahuman_core.config import change
 
-        prof = common.profile()
-        try:
-            old = prof.config.get_value(key)
-        except Exception:
-            old = None
-        prof.config.set_value(key, value)  # validates the whole file first (exit 2 on error)
-        prof.audit.append(events.CONFIG_CHANGED, actor=common.ACTOR,
-                          details={"key": key, "old": old, "new": value})
+        change(common.profile(), key, value, actor=common.ACTOR)  # validated first (exit 2)
         common.echo(f"{key} = {json.dumps(value)}")
 
     def _show(as_json: bool) -> None:

@@ -35,18 +35,10 @@ def register(app: typer.Typer) -> None:
     def set_(key: str = typer.Argument(..., help="NAME.key, e.g. boredom.level"),
              value: str = typer.Argument(..., help="JSON value or plain string")) -> None:
         """Set one value. The whole file is validated first; on error nothing is written (exit 2)."""
-        from metahuman_core import events
-        from metahuman_core.config import parse_cli_value
+        from metahuman_core.config import change, parse_cli_value
 
-        prof = common.profile()
         parsed = parse_cli_value(value)
-        try:
-            old = prof.config.get_value(key)
-        except Exception:
-            old = None
-        prof.config.set_value(key, parsed)
-        prof.audit.append(events.CONFIG_CHANGED, actor=common.ACTOR,
-                          details={"key": key, "old": old, "new": parsed})
+        change(common.profile(), key, parsed, actor=common.ACTOR)  # locked, validated, audited
         common.echo(f"{key} = {json.dumps(parsed, ensure_ascii=False)}")
 
     @cfg.command("check")

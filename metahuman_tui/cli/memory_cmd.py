@@ -96,12 +96,10 @@ def register(app: typer.Typer) -> None:
     @idx.command("rebuild")
     def rebuild(json_out: bool = typer.Option(False, "--json", help="Counts as JSON.")) -> None:
         """Re-read every memory file into a fresh index."""
-        from metahuman_core import events
         from metahuman_core.search.engine import index_for
 
         prof = common.profile()
-        counts = index_for(prof).rebuild()
-        prof.audit.append(events.INDEX_REBUILT, actor=common.ACTOR, details=counts)
+        counts = index_for(prof).rebuild(audit=prof.audit, actor=common.ACTOR)  # audited in the core
         if json_out:
             common.emit_json(counts)
         else:

@@ -37,19 +37,13 @@ def register(app: typer.Typer) -> None:
         common.echo(f"updated:     {s['lastUpdated'] or '-'}")
 
     @per.command("set")
-    def set_(key: str = typer.Argument(..., help="identity.name, or FILE.key such as routines.wake"),
+    def set_(key: str = typer.Argument(..., help="identity.name, or FILE.key such as routines.sleep.schedule.start"),
              value: str = typer.Argument(..., help="The new value (text; with --json a JSON value)."),
              as_json: bool = typer.Option(False, "--json", help="Parse VALUE as JSON (numbers, lists, objects).")) -> None:
-        """Set one persona field (validated; the trust level only to a known level)."""
-        from metahuman_core import events
+        """Set one persona field (validated; trustLevel is changed as `mh trust` does, audited)."""
+        from metahuman_core.identity import set_persona_field
 
         if as_json:
             value = common.parse_json_arg(value, "VALUE")
-        prof = common.profile()
-        name, old = prof.persona.set_field(key, value)
-        event = events.TRUST_CHANGED if key.split(".")[-1] in ("trustLevel", "trust_level") \
-            else events.PERSONA_CHANGED
-        prof.audit.append(event, actor=common.ACTOR,
-                          details={"file": f"persona/{name}.json", "key": key,
-                                   "changed": old != value})
-        common.echo(f"persona/{name}.json: {key} = {json.dumps(value, ensure_ascii=False)}")
+        result = set_persona_field(common.profile(), key, value, actor=common.ACTOR)
+        common.echo(f"{result['file']}: {result['key']} = {json.dumps(value, ensure_ascii=False)}")
