@@ -46,7 +46,7 @@ def _skills(json_out: bool, yolo: bool) -> None:
 
 def _exit_for(outcome) -> int:
     if outcome.status == "error":
-        return 2 if outcome.error_type in ("bad_args", "unknown_skill") else 1
+        return 2 if outcome.denied_by == "validation" else 1
     return EXIT[outcome.status]
 
 
@@ -100,7 +100,9 @@ def register(app: typer.Typer) -> None:
             common.echo(f"  {outcome.reason}\n  approve with: mh approvals approve "
                         f"{outcome.approval_id}", err=True)
         elif outcome.status == "denied":
-            common.echo(f"denied: {outcome.reason}", err=True)
+            common.echo(f"denied ({outcome.denied_by}): {outcome.reason}", err=True)
+            if outcome.hint:
+                common.echo(f"  hint: {outcome.hint}", err=True)
         else:
             common.echo(f"error: {outcome.error}", err=True)
         raise typer.Exit(code)
@@ -135,7 +137,10 @@ def register(app: typer.Typer) -> None:
     def _list(status: str | None, all_items: bool, json_out: bool) -> None:
         from metahuman_core.approvals import ApprovalQueue
 
-        items = ApprovalQueue(common.profile()).list(None if all_items else (status or "pending"))
+        queue = ApprovalQueue(common.profile())
+        items = queue.list(None if all_items else (status or "pending"))
+        for problem in queue.corrupt:  # named on stderr; the rest is still listed
+            common.echo(f"warning: unreadable approval file: {problem}", err=True)
         if json_out:
             common.emit_json(items)
             return

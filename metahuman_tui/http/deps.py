@@ -32,40 +32,37 @@ def outcome_error(outcome, *, what: str, diagnose: Callable[[], int | None] | No
                   ) -> ApiError:
     """Map a failed Outcome to an HTTP error with the seed's shape.
 
-    The gate reports a skill's failure as text, so the status of a refusal the core explained
+    Denials map the gate's `denied_by` (policy → "Insufficient trust level", sandbox →
+    "Refused by the sandbox", validation → 400) and `hint` fields, never the message text, which
+    may contain the caller's own words. The status of a refusal the core explained otherwise
     (an MHError) is found by `diagnose()` — the route looks at the state it asked about (does
-    the file exist? is it a folder? does the task exist?) — never by parsing the message, which
-    may contain the caller's own words. Unexpected exceptions are honest 500s."""
+    the file exist? is it a folder? does the task exist?). Unexpected exceptions (`exception`)
+    are honest 500s."""
     reason = outcome.error or outcome.reason or "failed"
     if outcome.status == "denied":
-        if "trust level" in reason:
-            return ApiError(403, f"Insufficient trust level: {reason}",
-                            hint="raise it with `mh trust <level>` if you mean to allow this",
+        if outcome.denied_by == "policy":
+            return ApiError(403, f"Insufficient trust level: {reason}", hint=outcome.hint,
                             skill=outcome.skill, trustLevel=outcome.trust)
-        return ApiError(403, f"Refused by the sandbox: {reason}", skill=outcome.skill)
+        return ApiError(403, f"Refused by the sandbox: {reason}", hint=outcome.hint,
+                        skill=outcome.skill)
     if outcome.status == "queued":  # not reachable for the human actor; kept honest anyway
         return ApiError(202, f"{what} is waiting for approval {outcome.approval_id}",
                         approvalId=outcome.approval_id)
     if outcome.error_type == "unknown_skill":
         return ApiError(503, f"Skill {outcome.skill} is not available", skill=outcome.skill)
-    if outcome.error_type == "bad_args":
-        return ApiError(400, f"Invalid parameters: {reason}")
-    if reason.startswith(f"{outcome.skill} failed: "):
-        return ApiError(500, f"{what} failed: file system or internal error: "
-                             f"{reason[len(outcome.skill) + 9:]}"[:600])
+    if outcome.denied_by == "validation":
+        return ApiError(400, f"Invalid parameters: {_first_line(reason)}", hint=outcome.hint)
+    if outcome.exception:
+        detail = reason.removeprefix(f"{outcome.skill} failed: ")
+        return ApiError(500, f"{what} failed: file system or internal error: {detail}"[:600])
     status = None
     if diagnose is not None:
         try:
             status = diagnose()
         except Exception:
             status = None
-    return ApiError(status or 400, f"{what} failed: {_first_line(reason)}", hint=_hint(reason))
+    return ApiError(status or 400, f"{what} failed: {_first_line(reason)}", hint=outcome.hint)
 
 
 def _first_line(text: str) -> str:
     return text.split("\n", 1)[0]
-
-
-def _hint(text: str) -> str | None:
-    marker = "\n  hint: "
-    return text.split(marker, 1)[1] if marker in text else None
