@@ -22,12 +22,15 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import clock, events
-from .errors import MHError, NotFound, ValidationFailed
+from .errors import CorruptFile, MHError, NotFound, ValidationFailed
 from .ids import stamp, validate_approval_id
 from .storage import atomic_write_json, dumps, file_lock, read_json
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 DEFAULT_TTL = timedelta(hours=24)
 STATUSES = ("pending", "approved", "rejected", "expired", "executed", "failed")
@@ -57,11 +60,19 @@ def _created_key(item: dict) -> tuple:
         return (0.0, str(item.get("id")))
 
 
+def _as_item(path: Path, data: Any) -> dict:
+    """An approval file must hold a JSON object (a hand-edited array is corrupt, not a crash)."""
+    if not isinstance(data, dict):
+        raise CorruptFile(path, f"expected a JSON object, found a {type(data).__name__}")
+    return data
+
+
 class ApprovalQueue:
-    def __init__(self, profile, *, ttl: timedelta = DEFAULT_TTL):
+    def __init__(self, profile: Profile, *, ttl: timedelta = DEFAULT_TTL):
         self.profile = profile
         self.dir: Path = profile.home.approval_queue
         self.ttl = ttl
+        self.corrupt: list[str] = []  # "PATH: reason" of each unreadable file seen by list()
 
     # ------------------------------------------------------------------ files
     def path(self, approval_id: str) -> Path:
@@ -71,8 +82,10 @@ class ApprovalQueue:
         return file_lock(self.profile.home.lock_file(f"approval-{approval_id}"))
 
     def _read(self, approval_id: str) -> dict:
+        """The item, or NotFound / CorruptFile naming the file (never a non-object)."""
+        path = self.path(approval_id)
         try:
-            return read_json(self.path(approval_id))
+            return _as_item(path, read_json(path))
         except FileNotFoundError:
             raise NotFound(f"no approval {approval_id}", hint="see: mh approvals list") from None
 
@@ -138,9 +151,10 @@ class ApprovalQueue:
         items = []
         for path in sorted(self.dir.glob("apr-*.json")):
             try:
-                item = read_json(path)
+                item = _as_item(path, read_json(path))
             except (MHError, OSError) as exc:
                 item = {"id": path.stem, "status": "corrupt", "error": str(exc)}
+                self.corrupt.append(f"{path}: {exc.reason if isinstance(exc, CorruptFile) else exc}")
             if status is None or item.get("status") == status:
                 items.append(item)
         items.sort(key=_created_key)
@@ -237,13 +251,16 @@ class ApprovalQueue:
         now = clock.now()
         for path in sorted(self.dir.glob("apr-*.json")):
             try:
-                item = read_json(path)
+                item = _as_item(path, read_json(path))
             except (MHError, OSError):
-                continue
+                continue  # list() reports it
             if item.get("status") != "pending" or not self._due(item, now):
                 continue
             with self._lock(path.stem):
-                item = read_json(path)
+                try:
+                    item = _as_item(path, read_json(path))
+                except (MHError, OSError):
+                    continue
                 if item.get("status") == "pending" and self._due(item, now):
                     self._expire_locked(item)
                     count += 1

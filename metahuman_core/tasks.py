@@ -14,13 +14,16 @@ import errno
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from . import clock, ids
 from .audit import audit_data_change
 from .errors import CorruptFile, NotFound, ValidationFailed
 from .memory.schema import check_labels
 from .storage import atomic_write_bytes, atomic_write_json, dumps, file_lock, read_json
+
+if TYPE_CHECKING:
+    from .profile import Profile
 
 TASK_STATUSES = ("todo", "in_progress", "blocked", "done", "cancelled")
 CLOSED = ("done", "cancelled")
@@ -73,7 +76,7 @@ def _priority_rank(task: dict) -> int:
 
 
 class TaskStore:
-    def __init__(self, profile):
+    def __init__(self, profile: Profile):
         self.profile = profile
         self.home = profile.home
         self.active_dir = self.home.tasks_active
@@ -141,14 +144,26 @@ class TaskStore:
         data["id"] = path.stem
         return data
 
+    def problems(self) -> list[str]:
+        """Each unreadable task file seen so far, once: "PATH: corrupt JSON: reason" (listings
+        print these on stderr and keep showing the rest)."""
+        seen: dict[str, None] = {}
+        for path, reason in self.corrupt:
+            seen.setdefault(f"{path}: unreadable task file: {reason}", None)
+        return list(seen)
+
     def _locate(self, task_id: str) -> tuple[dict, Path]:
         ids.validate_task_id(task_id)
         found = []
+        before = len(self.corrupt)
         for folder in (self.active_dir, self.completed_dir):
             path = folder / f"{task_id}.json"
             task = self._load(path)
             if task is not None:
                 found.append((task, path))
+        if not found and len(self.corrupt) > before:
+            path, reason = self.corrupt[-1]
+            raise CorruptFile(path, reason + " (fix or remove the file by hand)")
         if not found:
             raise NotFound(f"task not found: {task_id}", hint="list tasks with: mh task list --all")
         # After a crash mid-move both copies may exist: the later update wins.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import events
-from ..errors import MHError
+from ..errors import ConfigError, CorruptFile, MHError
 from ..storage import PidLock
 from .records import AgentLog, RunStore
 
@@ -110,6 +110,7 @@ class Runner:
         self._signals = 0
         self.cycles = 0
         self.last_result: CycleResult | None = None
+        self.config_error: ConfigError | CorruptFile | None = None  # the last cycle's, if any
 
     # ------------------------------------------------------------------ signals
     def _on_signal(self, signum, _frame) -> None:
@@ -127,6 +128,7 @@ class Runner:
     # ------------------------------------------------------------------ one cycle
     def run_cycle(self) -> dict:
         run_id = self.records.start()
+        self.config_error = None
         t0 = time.monotonic()
         try:
             result = self.agent.cycle(self.ctx)
@@ -135,6 +137,10 @@ class Runner:
         except KeyboardInterrupt:
             self.records.finish(run_id, status="failed", error="interrupted by a second signal")
             raise
+        except (ConfigError, CorruptFile) as exc:  # a broken etc/ or persona file: no traceback
+            message = str(exc).replace("\n", "; ")
+            result = CycleResult("failed", error=message)
+            self.config_error = exc
         except Exception as exc:  # one bad cycle must not kill the service
             result = _classify(exc)
             if result.status == "failed":
@@ -146,6 +152,8 @@ class Runner:
         counts = " ".join(f"{k}={v}" for k, v in result.counts.items())
         detail = result.error or result.reason or ""
         write = self.log.info if result.status == "ok" else self.log.warn
+        if self.config_error is not None and result.status == "failed":
+            write = self.log.error  # one clear line: which file, what is wrong
         write(f"cycle {rec['id']} {result.status} in {took:.2f}s {counts} {detail}".strip())
         if result.status != "ok" or any(v for v in result.counts.values()
                                         if isinstance(v, (int, float))):
@@ -173,7 +181,8 @@ class Runner:
             time.sleep(min(TICK, left))
 
     def run(self) -> int:
-        """Hold the lock and loop until stopped (or one cycle with --once). Returns 0."""
+        """Hold the lock and loop until stopped (or one cycle with --once). Returns 0, or the
+        config error's exit code (2) when a --once cycle failed on a broken config file."""
         lock = PidLock(lock_path(self.profile, self.agent.name), f"agent {self.agent.name}")
         old = self._install_signals()  # before the lock: a SIGTERM right after it is graceful
         try:
@@ -201,6 +210,9 @@ class Runner:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
             lock.release()
+        if self.once and self.config_error is not None and self.last_result is not None \
+                and self.last_result.status == "failed":
+            return self.config_error.exit_code
         return 0
 
     def _wait_for(self, interval: float, failures: int, more: bool) -> float:

@@ -16,7 +16,9 @@ def _rows(tasks: list[dict]) -> str:
                         ["ID", "PRI", "STATUS", "DUE", "TITLE"])
 
 
-def _print_list(tasks: list[dict], json_out: bool, empty: str) -> None:
+def _print_list(tasks: list[dict], json_out: bool, empty: str, store=None) -> None:
+    for problem in store.problems() if store is not None else ():
+        common.echo(f"warning: {problem}", err=True)  # named, and the rest still shown
     if json_out:
         common.emit_json(tasks)
     elif not tasks:
@@ -58,7 +60,8 @@ def register(app: typer.Typer) -> None:
                 json_out: bool = typer.Option(False, "--json", help="As a JSON array.")) -> None:
         """Active tasks, most urgent first."""
         if ctx.invoked_subcommand is None:
-            _print_list(_store().list_active(), json_out, "no active tasks")
+            store = _store()
+            _print_list(store.list_active(), json_out, "no active tasks", store)
 
     @task.command("list")
     def list_(all_: bool = typer.Option(False, "--all", "-a", help="Active and completed."),
@@ -69,7 +72,7 @@ def register(app: typer.Typer) -> None:
         tasks = store.list_completed() if completed else store.list_active()
         if all_ and not completed:
             tasks += store.list_completed()
-        _print_list(tasks, json_out, "no tasks")
+        _print_list(tasks, json_out, "no tasks", store)
 
     @task.command("add")
     def add(title: List[str] = typer.Argument(..., help="What needs doing."),
@@ -93,7 +96,8 @@ def register(app: typer.Typer) -> None:
     def find(query: List[str] = typer.Argument(..., help="Words in the title, description or tags."),
              json_out: bool = typer.Option(False, "--json", help="As a JSON array.")) -> None:
         """Find tasks (active first) holding every word."""
-        _print_list(_store().find(" ".join(query)), json_out, "nothing found")
+        store = _store()
+        _print_list(store.find(" ".join(query)), json_out, "nothing found", store)
 
     def _status_command(name: str, status: str, verb: str, doc: str) -> None:
         @task.command(name, help=doc)
