@@ -23,7 +23,9 @@ from typing import Any, Callable
 
 from . import activity, events
 from .llm.base import LLMUnavailable, Message
+from .llm.bounded import Interrupted
 from .llm.factory import LLM
+from .operator_protocol import OBJECT_RE
 from .prompt import build_system_prompt
 
 ACTION_VERBS = frozenset("""list show read open create write save make delete remove erase search
@@ -31,10 +33,6 @@ find look run add mark complete finish close start check summarize summarise cap
 google browse update set cat display print""".split())
 POLITE_RE = re.compile(r"^(?:(?:please|pls|hey|ok|okay|now|then|and|so|can you|could you|would "
                        r"you|will you|i want you to|i'd like you to|go ahead and)[\s,]+)+", re.I)
-OBJECT_RE = re.compile(r"(\bfiles?\b|\bfolders?\b|\bdirector(y|ies)\b|\bdocs/|\bout/|\w/\w|"
-                       r"\.(md|txt|json|py|csv)\b|\breadme\b|\bgit\b|\brepo(sitory)?\b|"
-                       r"\btasks?\b|\btodos?\b|\bmemor(y|ies)\b|\bweb\b|\binternet\b|\bonline\b)",
-                       re.I)
 HISTORY_TURNS = 6
 
 
@@ -97,6 +95,7 @@ class ChatReply:
     operator: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    interrupted: bool = False  # stopped (Esc, Ctrl-C, SIGTERM) before the reply was complete
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -178,7 +177,13 @@ class ChatSession:
                 if on_token:
                     on_token(shown)
 
-        result = self.llm.chat(messages, on_token=token)
+        try:
+            result = self.llm.chat(messages, on_token=token, cancel=self.cancel)
+        except Interrupted:
+            reply = "".join(parts).strip()
+            return self._finish(text, reply, "chat", started, model=self.llm.last_model,
+                                grounding=prompt.memory_ids, problems=prompt.problems,
+                                interrupted=True)
         tail = visible.flush()
         if tail:
             parts.append(tail)
@@ -202,9 +207,12 @@ class ChatSession:
         reply = result.summary()
         if on_token:
             on_token(reply)
-        self._remember(text, reply)
+        interrupted = result.status == "interrupted"
+        if not interrupted:
+            self._remember(text, reply)
         return self._finish(text, reply, "operator", started, model=result.model,
-                            operator=result.to_dict(), tags=["chat", "operator"])
+                            operator=result.to_dict(), tags=["chat", "operator"],
+                            interrupted=interrupted)
 
     # ------------------------------------------------------------------ shared
     def _remember(self, text: str, reply: str) -> None:
@@ -212,19 +220,22 @@ class ChatSession:
         self.history = self.history[-2 * self.history_turns:]
 
     def _finish(self, text: str, reply: str, route: str, started: float, *, model=None,
-                grounding=None, problems=None, operator=None, tags=None) -> ChatReply:
+                grounding=None, problems=None, operator=None, tags=None,
+                interrupted: bool = False) -> ChatReply:
+        """Save (unless interrupted: half a reply is not an exchange worth remembering) and audit."""
         memory_id = None
-        if self.save:
+        if self.save and not interrupted:
             memory_id = save_exchange(self.profile, text, reply, actor=self.actor,
                                       tags=tags or ["chat"], model=model)
         took = round((time.perf_counter() - started) * 1000, 1)
         self.profile.audit.append(events.CHAT_EXCHANGE, category="action", actor=self.actor, details={
             "route": route, "model": model, "memory_id": memory_id,
             "grounding": list(grounding or []), "chars_in": len(text), "chars_out": len(reply),
-            "yolo": self.yolo, "duration_ms": took})
+            "yolo": self.yolo, "duration_ms": took, "interrupted": interrupted})
         return ChatReply(text=reply, route=route, model=model, memory_id=memory_id,
                          grounding=list(grounding or []), note=self.llm.last_note,
-                         operator=operator, problems=list(problems or []), duration_ms=took)
+                         operator=operator, problems=list(problems or []), duration_ms=took,
+                         interrupted=interrupted)
 
 
 def chat_once(profile, text: str, **kw) -> ChatReply:

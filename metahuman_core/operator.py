@@ -10,6 +10,12 @@ protocol instead (operator_protocol). A call the gate queues pauses the run: it 
 with a run record in logs/operator/<run-id>.json; `mh op --resume RUN` (or re-running the same
 goal) continues from the decision. A rejection's reason becomes the planner's observation.
 Every start, step, pause and finish is audited.
+
+Real models are slow and imperfect (issue 18): every model call is bounded (llm/bounded.py) by
+the run's time budget, `callTimeoutSeconds` and the cancel event (Esc, Ctrl-C, SIGTERM), and
+reports "thinking" progress; `maxTokensPerStep` caps each reply; the JSON protocol is constrained
+by a schema (a grammar on llama.cpp). A goal that needs a tool but gets a tool-less answer is
+nudged once, then ends "unverified". Run records never hold a configured secret.
 """
 
 from __future__ import annotations
@@ -23,13 +29,18 @@ from . import activity, clock, events
 from .errors import MHError, NotFound, ValidationFailed
 from .llm.base import (LLMError, LLMUnavailable, Message, ModelMissing, ToolCall,
                        ToolsUnsupported)
+from .llm.bounded import Interrupted, Progress
 from .llm.factory import LLM
-from .operator_protocol import (approval_observation, canonical_name, fuzzy_task_id,
-                                outcome_observation, parse_text_action, repair_args, shingles,
-                                strip_think, system_prompt)
-from .operator_runs import (FINISHED, OperatorEvent, OperatorResult, find_paused, load_run,
-                            runs_dir, validate_run_id)
+from .operator_protocol import (NUDGE, action_schema, approval_observation, canonical_name,
+                                fuzzy_task_id, needs_tool, outcome_observation, parse_text_action,
+                                repair_args, shingles, strip_think, system_prompt)
+from .operator_runs import (FINISHED, UNVERIFIED, OperatorEvent, OperatorResult, final_status,
+                            find_paused, load_run, process_identity, reconcile_stale, runs_dir,
+                            validate_run_id)
+from .redact import register_profile_secrets, scrub_secrets
 from .storage import atomic_write_json, exclusive_create_json
+
+SCHEMA_BACKENDS = ("llamacpp", "ollama")  # take a JSON schema that constrains the reply
 
 __all__ = ["Operator", "OperatorEvent", "OperatorResult", "find_paused", "load_run",
            "resume_operator", "run_operator", "runs_dir", "validate_run_id"]
@@ -48,20 +59,26 @@ class Operator:
         cfg = profile.config.get("operator")
         self.max_steps = cfg.yoloMaxSteps if self.yolo else cfg.maxSteps
         self.max_seconds = cfg.maxSeconds
+        self.call_timeout = getattr(cfg, "callTimeoutSeconds", 0.0) or None
+        self.max_tokens = getattr(cfg, "maxTokensPerStep", 512)
         self.approval_wait = cfg.approvalWaitSeconds if approval_wait is None else approval_wait
         self.rec: dict[str, Any] = {}
+        register_profile_secrets(profile)
 
     # ------------------------------------------------------------------ entry points
     def run(self, goal: str) -> OperatorResult:
         goal = (goal or "").strip()
         if not goal:
             raise ValidationFailed("the operator needs a goal", hint='mh op "List all markdown files in docs/"')
+        self._reconcile()
         now = clock.now()
-        self.rec = {"id": "", "goal": goal, "status": "running", "yolo": self.yolo,
+        self.rec = {"id": "", "status": "running", "goal": goal, "yolo": self.yolo,
                     "requested_by": self.requested_by, "created_at": now.isoformat(timespec="seconds"),
-                    "updated_at": None, "model": None, "protocol": "tools", "steps": [],
-                    "messages": [], "seen": {}, "pending": None, "answer": "", "error": None}
-        path = exclusive_create_json(runs_dir(self.profile), f"op-{now:%Y%m%d-%H%M%S}", self.rec)
+                    "updated_at": None, **process_identity(), "model": None, "protocol": "tools",
+                    "steps": [], "messages": [], "seen": {}, "pending": None, "answer": "",
+                    "error": None, "nudged": False, "warning": None}
+        path = exclusive_create_json(runs_dir(self.profile), f"op-{now:%Y%m%d-%H%M%S}",
+                                     scrub_secrets(self.rec))
         self.rec["id"] = path.stem
         self.rec["messages"] = [Message("user", goal).to_dict()]
         activity.touch(self.profile, "operator")
@@ -70,9 +87,10 @@ class Operator:
                                               "max_steps": self.max_steps,
                                               "requested_by": self.requested_by})
         self._emit("started", {"run_id": self.rec["id"], "goal": goal})
-        return self._loop()
+        return self._guarded()
 
     def resume(self, run_id: str) -> OperatorResult:
+        self._reconcile()
         self.rec = load_run(self.profile, run_id)
         if self.rec.get("status") in FINISHED:
             return self._result()
@@ -82,14 +100,36 @@ class Operator:
         self.yolo = bool(self.rec.get("yolo"))
         cfg = self.profile.config.get("operator")
         self.max_steps = cfg.yoloMaxSteps if self.yolo else cfg.maxSteps
+        self.rec.update(process_identity())
         self._emit("resumed", {"run_id": self.rec["id"]})
-        return self._loop()
+        return self._guarded()
+
+    def _guarded(self) -> OperatorResult:
+        """The loop; an exception that ends the process (Ctrl-C, a signal turned into
+        KeyboardInterrupt/SystemExit) still leaves the record "interrupted", never "running"."""
+        try:
+            return self._loop()
+        except (KeyboardInterrupt, SystemExit):
+            if self.rec.get("status") in ("running", "waiting_approval") and self.rec.get("id"):
+                self._finish("interrupted", error="stopped on request")
+            raise
+
+    def _reconcile(self) -> None:
+        def audit(run_id: str, error: str) -> None:
+            self._audit(events.OPERATOR_FINISHED, {"run_id": run_id, "status": "interrupted",
+                                                   "error": error}, level="warn")
+        reconcile_stale(self.profile, audit=audit)
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> OperatorResult:
         skills, known = self._skills()
         ticker = clock.get_clock()  # injectable: tests move time instead of sleeping
-        started = ticker.monotonic()
+        started, real_start = ticker.monotonic(), time.monotonic()
+
+        def elapsed() -> float:
+            return max(ticker.monotonic() - started, time.monotonic() - real_start)
+
+        self.rec["status"] = "running"
         while True:
             if self.rec.get("pending"):
                 if not self._settle_pending():
@@ -98,13 +138,18 @@ class Operator:
                     return self._finish()
                 continue
             if self.cancel.is_set():
-                return self._finish("cancelled")
+                return self._finish("interrupted", error="stopped on request")
             if len(self.rec["steps"]) >= self.max_steps:
                 return self._finish("step_budget", error=f"used all {self.max_steps} steps")
-            if ticker.monotonic() - started > self.max_seconds:
+            if elapsed() >= self.max_seconds:
                 return self._finish("time_budget", error=f"over {self.max_seconds:g} s")
             try:
-                reply = self._ask(skills)
+                reply = self._ask(skills, time.monotonic() + self.max_seconds - elapsed())
+            except Interrupted as exc:
+                if exc.reason == "cancelled":
+                    return self._finish("interrupted", error="stopped on request")
+                return self._finish("time_budget", error=f"{exc.message} (budget "
+                                    f"{self.max_seconds:g} s, {exc.tokens} tokens so far)")
             except ToolsUnsupported as exc:
                 if self.rec.get("protocol") == "json":
                     return self._finish("failed", error=exc.message)
@@ -120,9 +165,21 @@ class Operator:
                 calls, answer = parse_text_action(reply.content, known)
             if not calls:
                 self.rec["messages"].append(Message("assistant", reply.content).to_dict())
-                self.rec["answer"] = answer if answer is not None else strip_think(reply.content)
-                self._emit("answer", {"text": self.rec["answer"]})
-                return self._finish("done")
+                text = answer if answer is not None else strip_think(reply.content)
+                if not self.rec["steps"] and needs_tool(self.rec["goal"]):
+                    if not self.rec.get("nudged"):  # once: "call a tool or say you cannot"
+                        self.rec["nudged"] = True
+                        self.rec["messages"].append(Message("user", NUDGE).to_dict())
+                        self._emit("nudge", {"text": NUDGE, "answer": text[:300]})
+                        self._save()
+                        continue
+                    self.rec.update(answer=text, warning=UNVERIFIED)
+                    self._emit("answer", {"text": text, "warning": UNVERIFIED})
+                    return self._finish("unverified", error=UNVERIFIED)
+                self.rec["answer"] = text
+                self._emit("answer", {"text": text})
+                status, error = final_status(self.rec["steps"])
+                return self._finish(status, error=error)
             self.rec["messages"].append(Message("assistant", reply.content, calls).to_dict())
             queue = list(calls)
             while queue:
@@ -146,7 +203,7 @@ class Operator:
                 usable.append(skill)
         return usable, {s.id for s in usable}
 
-    def _ask(self, skills):
+    def _ask(self, skills, deadline: float):
         protocol = self.rec.get("protocol", "tools")
         name = self.profile.persona.summary().get("name") or "the person"
         sys_text = system_prompt(name, self.profile.trust(), self.yolo,
@@ -156,7 +213,19 @@ class Operator:
         if protocol == "json":
             history = [_as_text(m) for m in history]
         tools = [s.tool_spec() for s in skills] if protocol == "tools" and skills else None
-        reply = self.llm.chat([Message("system", sys_text), *history], tools=tools)
+        fmt = None
+        if protocol == "json" and getattr(self.llm.backend, "name", "") in SCHEMA_BACKENDS:
+            fmt = action_schema(sorted(s.id for s in skills))
+        step = len(self.rec["steps"]) + 1
+        self._emit("thinking", {"elapsed": 0.0, "tokens": 0}, step)
+
+        def tick(progress: Progress) -> None:
+            self._emit("thinking", {"elapsed": round(progress.elapsed, 1),
+                                    "tokens": progress.tokens}, step)
+
+        reply = self.llm.chat([Message("system", sys_text), *history], tools=tools, format=fmt,
+                              options={"num_predict": self.max_tokens}, deadline=deadline,
+                              call_timeout=self.call_timeout, cancel=self.cancel, on_tick=tick)
         self.rec["model"] = self.llm.last_model
         return reply
 
@@ -194,6 +263,9 @@ class Operator:
         step.update(status=outcome.status, decision=outcome.decision,
                     approval_id=outcome.approval_id,
                     duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+        for key in ("denied_by", "hint"):  # from the gate, where it says (issue 17/18)
+            if getattr(outcome, key, None):
+                step[key] = getattr(outcome, key)
         if outcome.status == "queued":
             self.rec["pending"] = {"approval_id": outcome.approval_id, "step": step,
                                    "call": call.to_dict(), "rest": [c.to_dict() for c in rest]}
@@ -250,7 +322,8 @@ class Operator:
             msg = Message("tool", observation, tool_name=call.name, tool_call_id=call.id)
         self.rec["messages"].append(msg.to_dict())
         self._emit("observation", {"skill": step["skill"], "status": step["status"],
-                                   "text": observation}, step["step"])
+                                   "text": scrub_secrets(observation),
+                                   "hint": step.get("hint")}, step["step"])
         self._audit(events.OPERATOR_STEP, {
             "run_id": self.rec["id"], "step": step["step"], "skill": step["skill"],
             "status": step["status"], "decision": step["decision"],
@@ -289,8 +362,8 @@ class Operator:
 
     def _save(self, durable: bool = False) -> None:
         self.rec["updated_at"] = clock.iso()
-        atomic_write_json(runs_dir(self.profile) / f"{self.rec['id']}.json", self.rec,
-                          durable=durable)
+        atomic_write_json(runs_dir(self.profile) / f"{self.rec['id']}.json",
+                          scrub_secrets(self.rec), durable=durable)
 
     def _pause(self) -> OperatorResult:
         self.rec["status"] = "waiting_approval"
@@ -313,19 +386,19 @@ class Operator:
             "run_id": self.rec["id"], "status": self.rec["status"],
             "steps": len(self.rec["steps"]), "error": self.rec.get("error")},
             level="info" if self.rec["status"] == "done" else "warn")
-        self._emit("finished", {"status": self.rec["status"], "answer": self.rec["answer"]})
+        self._emit("finished", {"status": self.rec["status"], "answer": self.rec["answer"],
+                                "error": self.rec.get("error")})
         return self._result()
 
     def _result(self) -> OperatorResult:
-        pending = self.rec.get("pending") or {}
-        steps = [*self.rec["steps"], *([pending["step"]] if pending else [])]
-        return OperatorResult(run_id=self.rec["id"], goal=self.rec["goal"],
-                              status=self.rec["status"], answer=self.rec.get("answer", ""),
-                              steps=steps, model=self.rec.get("model"),
-                              yolo=bool(self.rec.get("yolo")),
-                              approval_id=pending.get("approval_id"),
-                              error=self.rec.get("error"), hint=self.rec.get("hint"),
-                              error_kind=self.rec.get("error_kind"))
+        rec = scrub_secrets(self.rec)  # answers and errors go to terminals and files
+        pending = rec.get("pending") or {}
+        steps = [*rec["steps"], *([pending["step"]] if pending else [])]
+        return OperatorResult(run_id=rec["id"], goal=rec["goal"], status=rec["status"],
+                              answer=rec.get("answer", ""), steps=steps, model=rec.get("model"),
+                              yolo=bool(rec.get("yolo")), approval_id=pending.get("approval_id"),
+                              error=rec.get("error"), hint=rec.get("hint"),
+                              error_kind=rec.get("error_kind"), warning=rec.get("warning"))
 
 
 def _risk(skill_id: str) -> str:

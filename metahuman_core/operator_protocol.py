@@ -4,7 +4,10 @@
 * parsing a JSON action out of free text (fenced, bare, `<tool_call>` wrapped);
 * argument repair: tool-name synonyms and `null` optionals always; fuzzy task ids only in YOLO;
 * observations: what a skill Outcome or a decided approval looks like to the planner. Results
-  from files and the web are marked as untrusted data (agent-anchors §4.5).
+  from files and the web are marked as untrusted data (agent-anchors §4.5);
+* honesty with weak models: `needs_tool` (the goal names something only a tool can see: files,
+  git, tasks, memories, the web) and the one NUDGE a tool-less answer gets; `action_schema`, the
+  JSON schema (a grammar on llama.cpp) that makes a reply exactly one action.
 """
 
 from __future__ import annotations
@@ -29,6 +32,27 @@ SYNONYMS = {
     "update_task": "task_update_status", "capture": "capture_memory", "remember": "capture_memory",
 }
 ANSWER_KEYS = ("answer", "final_answer", "final", "respond", "response")
+OBJECT_RE = re.compile(r"(\bfiles?\b|\bfolders?\b|\bdirector(y|ies)\b|\bdocs/|\bout/|\w/\w|"
+                       r"\.(md|txt|json|py|csv)\b|\breadme\b|\bgit\b|\brepo(sitory)?\b|"
+                       r"\btasks?\b|\btodos?\b|\bmemor(y|ies)\b|\bweb\b|\binternet\b|\bonline\b)",
+                       re.I)
+NUDGE = ("You have not called a tool. This request needs one: call a tool now, or say plainly "
+         "that you cannot do it. Do not describe results you have not seen.")
+
+
+def needs_tool(goal: str) -> bool:
+    """The goal names something only a tool can look at (files, git, tasks, memories, web)."""
+    return bool(OBJECT_RE.search(goal or ""))
+
+
+def action_schema(tool_names: list[str]) -> dict[str, Any]:
+    """One action per reply: {"tool": NAME, "args": {...}} or {"answer": TEXT}."""
+    return {"anyOf": [
+        {"type": "object", "properties": {"tool": {"type": "string", "enum": list(tool_names)},
+                                          "args": {"type": "object"}},
+         "required": ["tool", "args"], "additionalProperties": False},
+        {"type": "object", "properties": {"answer": {"type": "string"}},
+         "required": ["answer"], "additionalProperties": False}]}
 _THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.S)
 
 

@@ -1,6 +1,10 @@
 """Redaction for anything that leaves the process as a record (audit, run summaries, logs).
 
 Secrets never appear; file contents never appear (size + sha256 instead); long values are capped.
+`scrub_secrets` is the lighter pass for records that must keep their text (operator runs, error
+messages shown to people): it only replaces the values of every configured secret, which are
+the known variables (SECRET_ENV_VARS), any variable whose name says it is a secret
+(`*_API_KEY`, `*_TOKEN`, `*PASSWORD*`…), the profile's etc/secrets/ files and registered values.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ MAX_ITEMS = 100
 MAX_DEPTH = 6
 REDACTED = "[redacted]"
 
+ENV_MIN_CHARS = 8  # shorter values of secret-looking variables ("1", "true") are not secrets
+SECRET_FILE_MAX = 4096
+
 _extra_secrets: set[str] = set()
 
 
@@ -35,7 +42,54 @@ def _secrets() -> list[str]:
         value = os.environ.get(var)
         if value and len(value) >= 6:
             found.add(value)
+    found.update(_env_secrets())
     return sorted(found, key=len, reverse=True)
+
+
+_env_cache: tuple[Any, frozenset[str]] = (None, frozenset())
+
+
+def _env_secrets() -> frozenset[str]:
+    """Values of secret-looking variables; rescanned when the environment's size changes (the
+    scan costs ~40 µs, too much for every audit line)."""
+    global _env_cache
+    key = len(os.environ)
+    if _env_cache[0] != key:
+        _env_cache = (key, frozenset(v for k, v in os.environ.items()
+                                     if len(v) >= ENV_MIN_CHARS and SECRET_KEY_RE.search(k)))
+    return _env_cache[1]
+
+
+def register_profile_secrets(profile) -> None:
+    """Register every small file in the profile's etc/secrets/ (API token, keys) as a secret."""
+    try:
+        folder = profile.home.secrets_dir
+        files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    except OSError:
+        return
+    for path in files:
+        try:
+            if path.stat().st_size <= SECRET_FILE_MAX:
+                register_secret(path.read_text("utf-8", "replace").strip())
+        except OSError:
+            continue
+
+
+def scrub_secrets(value: Any, secrets: list[str] | None = None) -> Any:
+    """`value` with every configured secret replaced by [redacted]; nothing else changes."""
+    secrets = _secrets() if secrets is None else secrets
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {k: scrub_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_secrets(v, secrets) for v in value]
+    return value
 
 
 def summarize_content(value: str | bytes) -> dict[str, Any]:

@@ -65,6 +65,27 @@ def test_history_is_sent_and_think_blocks_hidden(profile, fake):
     assert fake.chat_requests()[-1]["messages"][2]["content"] == "Hi Alex!"
 
 
+@pytest.mark.timeout(60)
+def test_cancel_stops_a_reply_at_once_and_saves_nothing(profile, fake):
+    """Esc in the TUI / Ctrl-C: the model may never stop by itself (a looping model)."""
+    import threading
+
+    fake.token_delay = 0.1
+    fake.script([{"forever": "blah "}])
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def token(text: str) -> None:
+        seen.append(text)
+        if len(seen) == 3:
+            stop.set()
+
+    reply = ChatSession(profile, cancel=stop).send("Tell me a long story", on_token=token)
+    assert reply.interrupted and reply.memory_id is None and reply.text.startswith("blah")
+    assert MemoryStore(profile).count() == 0
+    assert profile.audit.query(event="chat_exchange")[-1]["details"]["interrupted"] is True
+
+
 @pytest.mark.parametrize("message,terms", [
     ("What did Sarah say about the greenhouse plan?", ["sarah", "greenhouse"]),
     ("When is the dentist appointment?", ["appointment", "dentist"]),

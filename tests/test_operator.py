@@ -67,7 +67,7 @@ def test_1_list_markdown_files_in_docs(mh, fake, repo_home):
                  answer_from_observation("Markdown files: ")])
     proc = mh("op", "List all markdown files in docs/")
     assert proc.returncode == 0, proc.stderr
-    assert "→ fs_list" in proc.stdout
+    assert "→ fs_list" in proc.stderr and "→" not in proc.stdout  # progress on stderr
     assert "docs/alpha.md" in proc.stdout and "docs/beta.md" in proc.stdout
     assert fake.pending_turns == 0
     events = [e["event"] for e in Profile(repo_home).audit.query(actor="operator")]
@@ -233,7 +233,8 @@ def test_rejection_reason_reaches_the_planner(prof, fake):
     paused = run_operator(prof, "Write x")
     ApprovalQueue(prof).reject(paused.approval_id, reason="use out/notes/ instead")
     result = resume_operator(prof, paused.run_id)
-    assert result.status == "done" and result.steps[0]["status"] == "rejected"
+    # the only step was rejected: the run is "denied" (exit 4), not "done"
+    assert result.status == "denied" and result.steps[0]["status"] == "rejected"
     told = fake.chat_requests()[-1]["messages"][-1]["content"]
     assert "rejected fs_write" in told and "use out/notes/ instead" in told
 

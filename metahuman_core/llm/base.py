@@ -15,7 +15,17 @@ from ..errors import MHError
 
 # ---------------------------------------------------------------------------- errors
 class LLMError(MHError):
-    """The model server answered, but not with a reply (bad request, server error)."""
+    """The model server answered, but not with a reply (bad request, server error).
+
+    The message and hint are scrubbed of every configured secret here, once, so an upstream error
+    that echoes an API key (some servers put it in their 401 body) never reaches a terminal, a
+    run record or the audit log.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        from ..redact import scrub_secrets
+
+        super().__init__(scrub_secrets(str(message)), hint=scrub_secrets(hint))
 
 
 class LLMUnavailable(LLMError):
@@ -200,6 +210,10 @@ class BaseBackend:
 
     def health(self) -> Health:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def abort(self) -> None:
+        """Best effort, from another thread: drop the request in flight (a stream stuck waiting
+        for bytes). The streaming thread also stops at its next chunk, so this may do nothing."""
 
 
 def accumulate(chunks: Iterable[ChatChunk], model: str,

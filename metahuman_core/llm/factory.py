@@ -9,11 +9,13 @@ is gone from the server, the call falls back to the base model and says so (`las
 from __future__ import annotations
 
 import os
+import threading
 from typing import Callable, Iterator
 
 from .. import events
 from ..active_model import active_model
 from .base import Backend, ChatChunk, ChatResult, Health, Message, ModelMissing, accumulate
+from .bounded import Progress, bounded
 
 
 def resolve_host(profile) -> tuple[str, str]:
@@ -88,8 +90,18 @@ class LLM:
             yield from backend.stream(messages, model=base, **kw)
 
     def chat(self, messages: list[Message], *, on_token: Callable[[str], None] | None = None,
+             deadline: float | None = None, call_timeout: float | None = None,
+             cancel: threading.Event | None = None,
+             on_tick: Callable[[Progress], None] | None = None, tick: float = 1.0,
              **kw) -> ChatResult:
-        result = accumulate(self.stream(messages, **kw), "", on_token)
+        """One reply. With a deadline (time.monotonic()), a call_timeout, a cancel event or an
+        on_tick callback the call is bounded (llm/bounded.py): it raises Interrupted in time."""
+        chunks = self.stream(messages, **kw)
+        if deadline is not None or call_timeout or cancel is not None or on_tick is not None:
+            backend = self.backend
+            chunks = bounded(chunks, deadline=deadline, call_timeout=call_timeout, cancel=cancel,
+                             on_tick=on_tick, tick=tick, abort=getattr(backend, "abort", None))
+        result = accumulate(chunks, "", on_token)
         result.model = self.last_model or ""
         return result
 

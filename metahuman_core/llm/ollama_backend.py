@@ -88,6 +88,14 @@ class OllamaBackend(BaseBackend):
                                          timeout=httpx.Timeout(self.timeout, connect=5.0))
         return self._client
 
+    def abort(self) -> None:
+        """Close the client's connections (a stream stuck waiting for bytes ends with an error
+        in its thread); the next call opens a new client."""
+        client, self._client = self._client, None
+        inner = getattr(client, "_client", None)
+        if inner is not None:
+            inner.close()
+
     def _map(self, exc: BaseException, model: str | None = None) -> BaseException:
         import httpx
         import ollama

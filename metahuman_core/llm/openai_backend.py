@@ -68,6 +68,12 @@ class OpenAIBackend(BaseBackend):
         self.host = base_url.rstrip("/")
         self.host_source = host_source
         self.timeout = timeout
+        self._response = None  # the stream in flight, for abort()
+
+    def abort(self) -> None:
+        resp = self._response
+        if resp is not None:
+            resp.close()
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(KEY_ENV)
@@ -108,6 +114,7 @@ class OpenAIBackend(BaseBackend):
             with httpx.stream("POST", self.host + "/chat/completions", json=body,
                               headers=self._headers(),
                               timeout=httpx.Timeout(self.timeout, connect=5.0)) as resp:
+                self._response = resp
                 if resp.status_code >= 400:
                     resp.read()
                     raise self._error(resp.status_code, resp.text, model, bool(tools))
@@ -138,8 +145,10 @@ class OpenAIBackend(BaseBackend):
             if isinstance(exc, httpx.ConnectTimeout):
                 raise self._unreachable("connect timeout") from None
             raise LLMUnavailable(f"{self.host} did not answer within {self.timeout:g} s") from None
-        except (httpx.TransportError, OSError) as exc:
+        except (httpx.TransportError, httpx.StreamError, OSError) as exc:
             raise self._unreachable(type(exc).__name__) from None
+        finally:
+            self._response = None
         tool_calls = [ToolCall(name=c["name"], arguments=_parse_args(c["args"]), id=c["id"])
                       for _, c in sorted(calls.items())]
         yield ChatChunk(tool_calls=tool_calls, done=True, done_reason=finish)

@@ -1,7 +1,10 @@
 """`mh chat`, `mh op`, `mh model`: talk to the twin, let it act, choose the model.
 
-Exit codes: 0 ok; 1 failure (no model reachable: the message says how to fix it); 2 usage;
-3 the operator is waiting for an approval (`mh approvals approve ID`, then `mh op --resume RUN`).
+Exit codes: 0 answered; 1 failure (no model reachable: the message says how to fix it), budget
+used up, or no useful step (every step failed, or an answer without the tool the goal needs);
+2 usage; 3 the operator is waiting for an approval (`mh approvals approve ID`, then
+`mh op --resume RUN`); 4 every step was denied; 130/143 stopped by SIGINT/SIGTERM (the run
+is recorded "interrupted"). Progress goes to stderr (op_progress.py); stdout is the answer.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sys
 import typer
 
 from . import common
+from .op_progress import Reporter, Stopper, stop_on_signals
 
 REPL_HELP = """commands:
   /op GOAL            let the operator act (messages that ask for an action go there anyway)
@@ -24,32 +28,35 @@ REPL_HELP = """commands:
 
 
 def _print_event(event) -> None:
-    """Operator progress for people (stdout), one line per tool call and observation."""
-    if event.kind == "tool_call":
-        args = json.dumps(event.data.get("args", {}), ensure_ascii=False)
-        common.echo(f"→ {event.data['skill']} {args[:160]}")
-    elif event.kind == "observation":
-        first = (event.data.get("text") or "").splitlines()[0:1]
-        common.echo(f"  {event.data.get('status')}: {(first[0] if first else '')[:160]}")
-    elif event.kind == "approval_pending":
-        common.echo(f"  needs approval {event.data['approval_id']}: {event.data.get('reason')}")
-    elif event.kind == "approval_decided":
-        common.echo(f"  approval {event.data['approval_id']}: {event.data['status']}")
+    """Operator progress for people in the REPL (stderr; stdout is the conversation)."""
+    _HUMAN(event)
+
+
+_HUMAN = Reporter("human")
 
 
 def _exit_code(status: str) -> int:
-    return {"done": 0, "waiting_approval": 3}.get(status, 1)
+    from metahuman_core.operator_runs import exit_code
+
+    return exit_code(status)
 
 
-def _op_output(result, json_out: bool) -> None:
+def _op_output(result, json_out: bool, stopper: Stopper | None = None) -> None:
+    """stdout: the answer (or the JSON result); stderr: why there is no (trusted) answer."""
     if json_out:
         common.emit_json(result.to_dict())
     elif result.status == "done":
         common.echo(result.answer)
+    elif result.status in ("waiting_approval", "unverified"):
+        common.echo(result.summary())  # an unverified answer carries its warning, even in a pipe
     else:
-        common.echo(result.summary(), err=result.status != "waiting_approval")
+        if result.answer and result.status in ("failed", "denied"):
+            common.echo(result.answer)  # what the model said, with the verdict on stderr
+        common.echo(result.summary(), err=True)
         if result.hint:
             common.echo(f"  hint: {result.hint}", err=True)
+    if result.status == "interrupted" and stopper is not None and stopper.signum:
+        raise typer.Exit(stopper.exit_code)
     raise typer.Exit(_exit_code(result.status))
 
 
@@ -181,6 +188,8 @@ def _repl(yolo: bool) -> None:
                     waiting[op["approval_id"]] = op["run_id"]
                 if reply.note:
                     common.echo(f"note: {reply.note}", err=True)
+        except KeyboardInterrupt:  # Ctrl-C stops the reply (an operator run: "interrupted")
+            common.echo("\n(interrupted)", err=True)
         except LLMError as exc:
             common.echo(f"error: {exc.message}", err=True)
             if exc.hint:
@@ -241,14 +250,19 @@ def register(app: typer.Typer) -> None:
 
         session = ChatSession(common.profile(), actor=common.ACTOR, yolo=yolo, route=route,
                               save=not no_save)
-        if json_out:
-            reply = session.send(message)
-            common.emit_json(reply.to_dict())
-        else:
-            reply = session.send(message, on_token=_stream_token, on_event=_print_event)
-            common.echo("")
-            if reply.note:
-                common.echo(f"note: {reply.note}", err=True)
+        with stop_on_signals() as stopper:
+            session.cancel = stopper.cancel
+            if json_out:
+                reply = session.send(message, on_event=Reporter("events"))
+                common.emit_json(reply.to_dict())
+            else:
+                reply = session.send(message, on_token=_stream_token, on_event=_print_event)
+                common.echo("")
+                if reply.note:
+                    common.echo(f"note: {reply.note}", err=True)
+        if reply.interrupted:
+            common.echo("interrupted", err=True)
+            raise typer.Exit(stopper.exit_code)
         op = reply.operator or {}
         raise typer.Exit(_exit_code(op["status"]) if op else 0)
 
@@ -264,25 +278,35 @@ def register(app: typer.Typer) -> None:
                                                         "pausing (default: operator.approvalWaitSeconds)."),
         fresh: bool = typer.Option(False, "--fresh", help="Start anew even if a run with the same "
                                                          "goal waits for an approval."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+        events: bool = typer.Option(False, "--events", help="Progress as NDJSON events on stderr "
+                                                            "(also with --json)."),
     ) -> None:
-        """Let the operator carry out GOAL with skills, through the approval gate."""
+        """Let the operator carry out GOAL with skills, through the approval gate.
+
+        Progress (thinking…, each step) goes to stderr, the answer to stdout. Ctrl-C or SIGTERM
+        stops the run at once and records it "interrupted"."""
         from metahuman_core.operator import Operator, find_paused
 
-        prof = common.profile()
-        on_event = None if json_out else _print_event
-        operator = Operator(prof, yolo=yolo, requested_by=common.ACTOR, on_event=on_event,
-                            approval_wait=wait)
-        if resume:
-            _op_output(operator.resume(resume), json_out)
-        if not goal:
+        if not goal and not resume:
             common.fail("give a GOAL or --resume RUN", 2)
-        paused = None if fresh else find_paused(prof, goal)
-        if paused:
-            if not json_out:
+        prof = common.profile()
+        mode = "quiet" if quiet else "events" if (events or json_out) else "human"
+        reporter = Reporter(mode)
+        with stop_on_signals() as stopper:
+            operator = Operator(prof, yolo=yolo, requested_by=common.ACTOR, on_event=reporter,
+                                approval_wait=wait, cancel=stopper.cancel)
+            paused = None if fresh or resume else find_paused(prof, goal)
+            if paused and mode == "human":
+                reporter.close()
                 common.echo(f"resuming {paused} (same goal, was waiting for an approval; "
                             "--fresh starts anew)", err=True)
-            _op_output(operator.resume(paused), json_out)
-        _op_output(operator.run(goal), json_out)
+            try:
+                result = (operator.resume(resume or paused) if resume or paused
+                          else operator.run(goal))
+            finally:
+                reporter.close()
+        _op_output(result, json_out, stopper)
 
     model = typer.Typer(help="The language model: status, installed models, switch.",
                         invoke_without_command=True)

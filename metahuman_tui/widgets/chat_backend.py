@@ -2,8 +2,9 @@
 
 Why: the core's `ChatSession.send` is blocking and reports through callbacks (`on_token`,
 `on_event`); the pane wants an async stream it can cancel. The session runs in a thread and
-hands events over through an asyncio queue. Cancelling sets an Event: the next token callback
-raises (unwinding the LLM stream in that thread) and the operator stops at its next check.
+hands events over through an asyncio queue. Cancelling (Esc) sets the session's cancel Event: the
+core stops the model call within a fraction of a second (llm/bounded.py) and an operator run
+ends "interrupted" in its record, the same path as Ctrl-C and SIGTERM in the CLI.
 This is the one file to touch when the core's chat API changes. No widget code here.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, AsyncIterator
 
 from ..screens.services import Unavailable
 from .chat_events import (ApprovalRequested, ApprovalSettled, ChatEvent, Notice, TextDelta,
-                          ToolCalled, ToolReturned)
+                          Thinking, ToolCalled, ToolReturned)
 
 
 class _Stopped(Exception):
@@ -48,6 +49,10 @@ def translate(event: Any) -> ChatEvent | None:
     if kind == "approval_decided":
         return ApprovalSettled(str(data.get("approval_id")), str(data.get("status") or ""),
                                str(data.get("reason") or ""))
+    if kind == "thinking":
+        return Thinking(step, float(data.get("elapsed") or 0.0), int(data.get("tokens") or 0))
+    if kind == "nudge":
+        return Notice("the model answered without calling a tool; asking it once to use one")
     if kind in ("started", "resumed") and data.get("run_id"):
         return Notice(f"operator run {data['run_id']}")
     return None
@@ -120,6 +125,8 @@ class CoreChatBackend:
                     note = getattr(value, "note", None)
                     if note:
                         yield Notice(str(note))
+                    if getattr(value, "interrupted", False):
+                        yield Notice("interrupted")
                     return
                 yield item
         finally:

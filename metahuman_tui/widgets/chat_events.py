@@ -52,13 +52,21 @@ class ApprovalSettled:
 
 
 @dataclass(frozen=True)
+class Thinking:
+    """The model is generating (operator step `step`): seconds so far and tokens so far."""
+    step: str
+    elapsed: float = 0.0
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
 class Notice:
     """Side information (model used, step budget...) shown dimmed."""
     text: str
 
 
 ChatEvent = Union[TextDelta, ToolCalled, ToolReturned, ApprovalRequested, ApprovalSettled,
-                  Notice]
+                  Thinking, Notice]
 
 
 class ChatBackend(Protocol):

@@ -12,7 +12,10 @@ object; tools; format), POST /api/generate (minimal), HEAD+POST /api/blobs/sha25
 digest is verified), POST /api/create (status lines), DELETE /api/delete, GET /api/ps, and the
 OpenAI-compatible POST /v1/chat/completions (SSE) + GET /v1/models that real Ollama also serves.
 A turn may also be {"error": "text", "status": 500} (HTTP error) or {"stream_error": "text"} (an
-`error` line mid-stream). Unscripted chat gets a deterministic echo (or a minimal JSON object that
+`error` line mid-stream), or {"forever": "tok "}: a model that never stops, streaming that token
+every `token_delay` seconds (1 s if unset) until the client hangs up (a slow, looping model).
+`fake.api_key = "..."` makes /v1 answer 401 to any other bearer token, echoing the key it got in
+the body the way some servers do (a secret-leak test). Unscripted chat gets a deterministic echo (or a minimal JSON object that
 fits the requested `format` schema).
 """
 
@@ -69,6 +72,9 @@ class FakeOllama:
         self.blobs: dict[str, bytes] = {}
         self.created: list[dict[str, Any]] = []
         self.token_delay = 0.0
+        self.api_key: str | None = None
+        self.disconnects = 0  # streams the client closed before the end (forever turns)
+        self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -120,6 +126,7 @@ class FakeOllama:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -260,6 +267,8 @@ class _Handler(OpenAIRoutes, BaseHTTPRequestHandler):
                 self.owner.blobs[m.group(1)] = data
             return self._empty(201)
         body = self._parse()
+        if self.path.startswith("/v1/") and self._bad_key():
+            return
         route = {"/api/chat": self._chat, "/api/generate": self._generate,
                  "/api/show": self._show, "/api/create": self._create,
                  "/v1/chat/completions": self._openai_chat}.get(self.path)
@@ -287,6 +296,32 @@ class _Handler(OpenAIRoutes, BaseHTTPRequestHandler):
             return True
         return False
 
+    def _bad_key(self) -> bool:
+        """With owner.api_key set: 401 for any other key, echoing what was sent (as some do)."""
+        want = self.owner.api_key
+        got = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if want is None or got == want:
+            return False
+        self._json(401, {"error": {"message": f"Incorrect API key provided: {got}. You can find "
+                                              "your API key in your account settings.",
+                                   "type": "invalid_request_error", "code": "invalid_api_key"}})
+        return True
+
+    def _forever(self, model: str, token: str) -> None:
+        """Stream `token` every token_delay (default 1 s) until the client goes away."""
+        delay = self.owner.token_delay or 1.0
+        self._start_stream("application/x-ndjson")
+        deadline = time.monotonic() + 600
+        try:
+            while not self.owner._stopped.is_set() and time.monotonic() < deadline:
+                self._line({"model": model, "created_at": _now(),
+                            "message": {"role": "assistant", "content": token}, "done": False})
+                time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            with self.owner._lock:
+                self.owner.disconnects += 1
+        self.close_connection = True
+
     def _chat(self, body: dict) -> None:
         if self._model_error(body):
             return
@@ -294,6 +329,8 @@ class _Handler(OpenAIRoutes, BaseHTTPRequestHandler):
         if "error" in turn:
             return self._json(int(turn.get("status", 500)), {"error": turn["error"]})
         model = body["model"]
+        if "forever" in turn and body.get("stream", True) is not False:
+            return self._forever(model, str(turn["forever"]))
         content = str(turn.get("content") or "")
         calls = [{"function": {"index": i, "name": c["name"], "arguments": c.get("arguments", {})}}
                  for i, c in enumerate(turn.get("tool_calls") or [])]
