@@ -37,11 +37,11 @@ from .screens.keys import (
 )
 from .screens.memory import MemoryScreen
 from .screens.modals import ChoiceScreen, ConfirmScreen, PromptScreen, TextViewScreen
-from .screens.services import LlmState, Services, TuiSettings
+from .screens.services import Services, TuiSettings
 from .screens.tasks import TasksScreen
 from .screens.training import TrainingScreen
 from .widgets.line_list import LineList
-from .widgets.status_bar import PANES, StatusInfo
+from .widgets.status_bar import PANES, StatusInfo, training_state
 
 PANE_SCREENS: dict[str, type[Screen]] = {
     "chat": ChatScreen, "memory": MemoryScreen, "tasks": TasksScreen,
@@ -56,9 +56,9 @@ class StatusCollected(Message):
 
 
 class LlmChecked(Message):
-    def __init__(self, state: LlmState) -> None:
+    def __init__(self, health: Any) -> None:   # metahuman_core.llm.health.LlmHealth
         super().__init__()
-        self.state = state
+        self.health = health
 
 
 class MetaHumanApp(App[None]):
@@ -90,6 +90,8 @@ class MetaHumanApp(App[None]):
         self.services = services
         self.last_copied = ""
         self._key_rows: list[KeyRow] | None = None
+        self._told_dead: str | None = None      # the dead run already announced
+        self._told_llm = ""                     # the LLM problem already announced
         self.animation_level = "none"   # smooth over SSH, deterministic in snapshots
 
     # ------------------------------------------------------------------ startup
@@ -165,13 +167,33 @@ class MetaHumanApp(App[None]):
 
     def on_status_collected(self, message: StatusCollected) -> None:
         d = message.data
+        run = training_state(d["training"])
         self.status = replace(self.status, model=d["model"], trust=d["trust"],
-                              pending=d["pending"], training=d["training"])
+                              pending=d["pending"], training=run)
+        if run is not None and run.dead and run.key != self._told_dead:
+            self._told_dead = run.key     # once per run: the bar keeps saying it
+            self.notify(run.detail, title="Training stopped", severity="error", timeout=20)
 
     def on_llm_checked(self, message: LlmChecked) -> None:
-        st = message.state
-        self.status = replace(self.status, llm_up=st.up, llm_detail=st.detail,
-                              model=st.model or self.status.model)
+        h = message.health
+        state = "ok" if h.ok else ("down" if not h.reachable else "no_model"
+                                   if h.model_present is False else "down")
+        detail = h.message + (f" · {h.hint}" if h.hint else "")
+        self.status = replace(self.status, llm=state, llm_detail=detail,
+                              model=h.model or self.status.model)
+        if state != "ok" and detail != self._told_llm:
+            self._told_llm = detail
+            self.notify(detail, title="LLM not ready", severity="warning", timeout=12)
+        elif state == "ok":
+            self._told_llm = ""
+
+    def action_status_details(self) -> None:
+        """Click on the status bar: the LLM check and the training run in words."""
+        info = self.status
+        lines = [f"LLM: {info.llm_detail or 'not checked yet'}"]
+        if info.training is not None:
+            lines.append(f"Training: {info.training.detail}")
+        self.notify("\n".join(lines), title="Status", timeout=15)
 
     # ------------------------------------------------------------------ actions
     def action_pane(self, mode: str) -> None:

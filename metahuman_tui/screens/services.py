@@ -1,21 +1,24 @@
 """What the screens need from the core, behind one object the app factory injects.
 
-Why: panes must keep working when a core module is still missing (or broken) — each accessor
-either returns the real core object or raises `Unavailable` with a sentence the pane shows.
-Tests inject settings (no timers) and services (a fixed LLM probe, a chat backend).
-No Textual imports here: this is the seam between the core and the UI.
+Why: one seam between the core and the UI, with plain lazy imports (the core loads when a pane
+first needs it, so `mh --help` never pays for it). Status reads are the core's own answers:
+`llm.health` for the LLM light and `training.runs` for the run state, so the status bar says
+what `mh status` says. Tests inject settings (no timers) and services (a chat backend).
+No Textual imports here.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from metahuman_core.errors import MHError
 from metahuman_core.status import count_pending_approvals
+
+if TYPE_CHECKING:
+    from metahuman_core.llm.health import LlmHealth
+    from metahuman_core.training.runs import RunStatus
 
 
 class Unavailable(Exception):
@@ -43,70 +46,27 @@ class TuiSettings:
     follow_interval: float = 0.5    # today's audit file growth poll
     training_interval: float = 1.0  # progress.ndjson poll
     search_debounce: float = 0.25   # memory search input debounce
-    llm_timeout: float = 1.0        # LLM probe timeout
+    llm_timeout: float = 2.0        # LLM health check timeout (per request)
     browse_limit: int = 200_000     # rows listed when browsing memories without a query
     search_limit: int = 500         # search hits shown
     completed_tasks: int = 100      # done/cancelled tasks shown on the board
 
 
-@dataclass
-class LlmState:
-    up: bool | None          # None = not checked yet
-    model: str = ""
-    detail: str = ""
+def llm_health(profile, timeout: float = 2.0) -> LlmHealth:
+    """The core's answer (host reachable AND the model there); runs in a worker, never on the UI.
+    The TUI never probes the LLM itself: `mh status` and the status bar must agree."""
+    from metahuman_core.llm.health import safe_health
 
-
-def load_core(module: str, attr: str | None = None) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise Unavailable(f"{module} is not available yet ({exc})") from None
-    if attr is None:
-        return mod
-    try:
-        return getattr(mod, attr)
-    except AttributeError:
-        raise Unavailable(f"{module}.{attr} is not available yet") from None
-
-
-def probe_llm(profile, timeout: float = 1.0) -> LlmState:
-    """Cheap reachability check of the configured backend (runs in a worker, never on the UI)."""
-    from metahuman_core.active_model import active_model
-
-    try:
-        model = active_model(profile)["model"]
-        agent = profile.config.get("agent")
-    except Exception as exc:  # a broken config must not take the status bar down
-        return LlmState(False, "?", str(exc).splitlines()[0])
-    if agent.backend == "llamacpp":
-        ok = bool(agent.ggufPath) and Path(agent.ggufPath).is_file()
-        return LlmState(ok, model, "gguf found" if ok else "ggufPath not set or missing")
-    import os
-
-    import httpx
-
-    if agent.backend == "ollama":
-        host = os.environ.get("OLLAMA_HOST") or agent.host
-        if not host.startswith("http"):
-            host = "http://" + host
-        url = host.rstrip("/") + "/api/version"
-    else:
-        url = agent.openaiBaseUrl.rstrip("/") + "/models"
-    try:
-        resp = httpx.get(url, timeout=timeout)
-        resp.raise_for_status()
-    except Exception as exc:  # noqa: BLE001 - any failure means "down"
-        return LlmState(False, model, f"{url}: {type(exc).__name__}")
-    return LlmState(True, model, url)
+    return safe_health(profile, timeout=timeout)
 
 
 @dataclass
 class Services:
-    """The core behind the TUI. Every accessor raises Unavailable with a reason if missing."""
+    """The core behind the TUI (one object per app; core objects are built once)."""
 
     profile: Any
     settings: TuiSettings = field(default_factory=TuiSettings)
-    llm_probe: Callable[[Any], LlmState] | None = None
+    llm_check: Callable[[Any], LlmHealth] | None = None   # tests may pin the answer
     chat_backend: Any = None            # object with .stream(prompt, history=, yolo=) (chat_events)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -117,26 +77,48 @@ class Services:
         return self._cache[key]
 
     def memory(self):
-        return self._once("memory", lambda: load_core("metahuman_core.memory", "MemoryStore")(self.profile))
+        from metahuman_core.memory import MemoryStore
+
+        return self._once("memory", lambda: MemoryStore(self.profile))
 
     def memory_index(self):
         """The derived search index (lists 100k ids by time without reading the files)."""
-        return load_core("metahuman_core.search", "index_for")(self.profile)
+        from metahuman_core.search import index_for
+
+        return index_for(self.profile)
 
     def search(self, query: str, **kw) -> list:
-        return load_core("metahuman_core.search", "search")(self.profile, query, **kw)
+        from metahuman_core.search import search
+
+        return search(self.profile, query, **kw)
 
     def tasks(self):
-        return self._once("tasks", lambda: load_core("metahuman_core.tasks", "TaskStore")(self.profile))
+        from metahuman_core.tasks import TaskStore
+
+        return self._once("tasks", lambda: TaskStore(self.profile))
 
     def approvals(self):
-        return self._once("approvals",
-                          lambda: load_core("metahuman_core.approvals", "ApprovalQueue")(self.profile))
+        from metahuman_core.approvals import ApprovalQueue
+
+        return self._once("approvals", lambda: ApprovalQueue(self.profile))
 
     def training(self, dotted: str) -> Callable[..., Any]:
-        """A function of the core's training package, e.g. "local.start_local"."""
-        module, name = dotted.rsplit(".", 1)
-        return load_core(f"metahuman_core.training.{module}", name)
+        """A function of the core's training package by "module.name" (the training panes'
+        calls: local.start_local, local.stop_run, gates.list_datasets, activate.activate,
+        activate.deactivate). Plain imports of a fixed set, no import-by-string."""
+        module, name = dotted.split(".", 1)
+        if module == "local":
+            from metahuman_core.training import local as mod
+        elif module == "gates":
+            from metahuman_core.training import gates as mod
+        elif module == "activate":
+            from metahuman_core.training import activate as mod
+        else:
+            raise Unavailable(f"no training module {module!r} in the TUI's core calls")
+        try:
+            return getattr(mod, name)
+        except AttributeError:
+            raise Unavailable(f"metahuman_core.training.{module}.{name} does not exist") from None
 
     def chat(self):
         if self.chat_backend is None:
@@ -146,12 +128,13 @@ class Services:
         return self.chat_backend
 
     # ---------------------------------------------------------------- cheap status reads
-    def check_llm(self) -> LlmState:
-        probe = self.llm_probe or (lambda p: probe_llm(p, self.settings.llm_timeout))
-        return probe(self.profile)
+    def check_llm(self) -> LlmHealth:
+        if self.llm_check is not None:
+            return self.llm_check(self.profile)
+        return llm_health(self.profile, self.settings.llm_timeout)
 
     def local_status(self) -> dict[str, Any]:
-        """Everything the status bar shows except the LLM probe: files only, a few ms."""
+        """Everything the status bar shows except the LLM check: files only, a few ms."""
         from metahuman_core.active_model import active_model
 
         try:
@@ -162,54 +145,31 @@ class Services:
             "model": model,
             "trust": self.profile.persona.trust_level(),
             "pending": count_pending_approvals(self.profile.home.approval_queue),
-            "training": latest_training_stage(self.profile.home.runs),
+            "training": latest_run(self.profile),
         }
 
 
-# -------------------------------------------------------------------- training files
+# -------------------------------------------------------------------- training runs
 STAGES = ("INIT", "DATASET", "MODEL_DOWNLOAD", "PREPROCESSING", "LORA_SETUP", "TRAINING",
           "SAVE_ADAPTER", "GGUF_MERGE", "COMPLETE")
 
 
+def latest_run(profile) -> RunStatus | None:
+    """The newest run's status from the core (date then run number; a dead trainer is "lost")."""
+    from metahuman_core.training.runs import latest_run_status
+
+    try:
+        return latest_run_status(profile)
+    except MHError:
+        return None
+
+
 def run_dirs(runs_root: Path) -> list[Path]:
-    """metahuman-runs/<DATE>[-n]/ folders, newest first."""
+    """metahuman-runs/<DATE>[-n]/ folders, newest first, in the core's order (…-10 after …-9).
+    Kept for the training pane; new code should use metahuman_core.training.runs directly."""
+    from metahuman_core.training.runs import LABEL_RE, _label_key
+
     if not runs_root.is_dir():
         return []
-    return sorted((p for p in runs_root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                  key=lambda p: p.name, reverse=True)
-
-
-def last_progress(run_dir: Path, tail_bytes: int = 8192) -> dict | None:
-    """The last complete JSON line of progress.ndjson (reads only the file's tail)."""
-    path = run_dir / "progress.ndjson"
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - tail_bytes))
-            data = fh.read()
-    except OSError:
-        return None
-    for line in reversed(data.splitlines()):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
-
-
-def latest_training_stage(runs_root: Path) -> str | None:
-    """'TRAINING 45%' for the newest run, or None when there is no run."""
-    dirs = run_dirs(runs_root)
-    if not dirs:
-        return None
-    last = last_progress(dirs[0])
-    if not last:
-        return None
-    stage = str(last.get("stage", "?"))
-    if last.get("error") or str(last.get("status", "")).lower() == "failed":
-        return f"{stage} failed"
-    pct = last.get("pct")
-    return f"{stage} {int(pct)}%" if isinstance(pct, (int, float)) and stage != "COMPLETE" else stage
+    found = [p for p in runs_root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)]
+    return sorted(found, key=lambda p: _label_key(p.name), reverse=True)

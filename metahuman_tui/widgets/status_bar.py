@@ -1,13 +1,15 @@
 """The two chrome lines every pane shows: pane tabs (top) and the status bar (bottom).
 
 Why: the person must always see which pane is open and the state that matters for safety
-(LLM up/down and model, trust, YOLO, pending approvals, training). Both widgets only read the
+(LLM ready/down/model missing and the model, trust, YOLO, pending approvals, training, a dead
+trainer included). Click the status bar for the details in words. Both widgets only read the
 app's reactives (`status`, `yolo`, `keys_for`), so they stay in step on every screen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import RenderResult
@@ -22,13 +24,43 @@ SHORT = {"chat": "Chat", "memory": "Mem", "tasks": "Tasks", "approvals": "Appr",
 
 
 @dataclass(frozen=True)
+class TrainingState:
+    """The newest run as the status bar shows it, from the core's RunStatus."""
+    key: str          # the run label
+    text: str         # short, for the bar
+    dead: bool        # recorded as running, but its trainer is gone
+    failed: bool
+    detail: str       # a sentence with what to do (toast, click on the bar)
+
+
+def training_state(run: Any) -> TrainingState | None:
+    """metahuman_core.training.runs.RunStatus (or None) -> what the bar says."""
+    if run is None or not run.stage:
+        return None
+    where = run.stage
+    if isinstance(run.pct, (int, float)) and run.stage != "COMPLETE":
+        where += f" {int(run.pct)}%"
+    if run.status == "lost":
+        return TrainingState(run.run, f"✗ trainer died at {where} (F7)", True, True,
+                             f"Run {run.run} stopped at {where}: its trainer is no longer running "
+                             "(killed, crashed or the machine restarted). F7 shows its log; start "
+                             "a new run there (s) or with `mh train local`.")
+    if run.status in ("failed", "corrupt"):
+        why = f": {run.error}" if run.error else ""
+        return TrainingState(run.run, f"✗ {run.stage} {run.status}", False, True,
+                             f"Run {run.run} {run.status} at {where}{why}. F7 shows its log.")
+    return TrainingState(run.run, run.stage_text() or where, False, False,
+                         f"Run {run.run}: {where}" + (f" · {run.message}" if run.message else ""))
+
+
+@dataclass(frozen=True)
 class StatusInfo:
-    llm_up: bool | None = None
-    llm_detail: str = ""
+    llm: str = "unknown"          # unknown | ok | down | no_model (the core's llm.health)
+    llm_detail: str = ""          # its message and hint
     model: str = "…"
     trust: str = "…"
     pending: int = 0
-    training: str | None = None
+    training: TrainingState | None = None
 
 
 def trust_style(level: str) -> str:
@@ -90,6 +122,10 @@ class PaneTabs(Widget):
                 return
 
 
+LLM_MARK = {"unknown": (" LLM … ", "dim"), "ok": (" LLM ● ", "bold green"),
+            "down": (" LLM ○ down ", "bold red"), "no_model": (" LLM ◐ no model ", "bold red")}
+
+
 class StatusBar(Widget):
     """LLM ● model │ trust │ YOLO │ approvals │ training."""
 
@@ -105,12 +141,7 @@ class StatusBar(Widget):
         info: StatusInfo = self.app.status  # type: ignore[attr-defined]
         yolo: bool = self.app.yolo  # type: ignore[attr-defined]
         text = Text(no_wrap=True, overflow="ellipsis")
-        if info.llm_up is None:
-            text.append(" LLM … ", "dim")
-        elif info.llm_up:
-            text.append(" LLM ● ", "bold green")
-        else:
-            text.append(" LLM ○ down ", "bold red")
+        text.append(*LLM_MARK.get(info.llm, LLM_MARK["unknown"]))
         text.append(info.model, "bold")
         text.append(" │ trust ", "dim")
         text.append(info.trust, trust_style(info.trust))
@@ -123,5 +154,12 @@ class StatusBar(Widget):
         else:
             text.append("0 pending", "dim")
         text.append(" │ train ", "dim")
-        text.append(info.training or "idle", "bold" if info.training else "dim")
+        run = info.training
+        if run is None:
+            text.append("idle", "dim")
+        else:
+            text.append(run.text, "bold red" if run.failed else "bold")
         return text
+
+    def on_click(self, event: Click) -> None:
+        self.app.action_status_details()  # type: ignore[attr-defined]

@@ -120,6 +120,57 @@ def test_status_bar_shows_llm_model_trust_approvals_training(make_app, fake_llm)
     run(main())
 
 
+def test_llm_light_is_the_core_health_check_model_included(make_app, fake_llm):
+    """A server that answers but lacks the configured model was a green "LLM ●" (only
+    /api/version was probed). The bar uses the core's llm.health: host AND model."""
+    fake_llm.remove_model("qwen3:1.7b")
+    fake_llm.add_model("llama3.2:1b")
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            line = app.screen.query_one(StatusBar).render().plain    # toasts cover the screen
+            assert "LLM ◐ no model" in line and "LLM ●" not in line
+            assert any("ollama pull qwen3:1.7b" in n.message for n in app._notifications)
+            fake_llm.add_model("qwen3:1.7b")      # pulled: green again on the next check
+            app.check_llm()
+            await settle(pilot)
+            assert "LLM ● qwen3:1.7b" in app.screen.query_one(StatusBar).render().plain
+    run(main())
+
+
+def test_a_dead_trainer_is_shown_dead_with_what_to_do(make_app, tui_profile):
+    """A run recorded as running whose trainer is gone (no lock held) showed "TRAINING 40%"
+    forever. The bar says it died, once a toast says what to do, and a click repeats it."""
+    import json as _json
+
+    run_dir = tui_profile.home.runs / "2025-10-19-2"
+    run_dir.mkdir()
+    (run_dir / "run-summary.json").write_text(_json.dumps({"status": "running", "mode": "local",
+                                                        "date": "2025-10-19"}))
+    (run_dir / "progress.ndjson").write_text(_json.dumps(
+        {"stage": "TRAINING", "pct": 40, "status": "running"}) + "\n")
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(120, 30), notifications=True) as pilot:
+            await settle(pilot)
+            line = app.screen.query_one(StatusBar).render().plain    # toasts cover the screen
+            assert "✗ trainer died at TRAINING 40%" in line
+            told = [n for n in app._notifications if n.title == "Training stopped"]
+            assert len(told) == 1 and "2025-10-19-2" in told[0].message
+            assert "mh train local" in told[0].message
+            app.refresh_status()
+            await settle(pilot)                   # said once, not on every refresh
+            assert len([n for n in app._notifications if n.title == "Training stopped"]) == 1
+            await pilot.click(StatusBar)
+            await pilot.pause()
+            assert any(n.title == "Status" and "2025-10-19-2" in n.message
+                       for n in app._notifications)
+    run(main())
+
+
 def test_f1_help_lists_every_binding_with_its_id(make_app):
     async def main():
         app = make_app()

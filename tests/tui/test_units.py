@@ -12,8 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metahuman_tui.screens.keys import display_key, split_keymap
-from metahuman_tui.screens.services import latest_training_stage, last_progress
-from metahuman_tui.widgets.audit_filter import AuditFilter, FilterError, parse_filter, parse_line
+from metahuman_tui.widgets.audit_filter import (
+    AuditFilter,
+    FilterError,
+    parse_filter,
+    parse_line,
+)
 from metahuman_tui.widgets.line_index import LineIndex
 from metahuman_tui.widgets.stage_list import stage_states
 
@@ -98,16 +102,30 @@ def test_stage_states():
     assert done["COMPLETE"] == "done"
 
 
-def test_training_stage_for_the_status_bar(tmp_path):
-    assert latest_training_stage(tmp_path / "none") is None
-    run = tmp_path / "2025-10-19"
-    run.mkdir()
-    (run / "progress.ndjson").write_text(
+def test_training_state_for_the_status_bar(tmp_path):
+    """The bar reads the core's RunStatus: newest run by date and number (-10 after -9), a
+    run whose trainer is gone is dead, a failed one says so."""
+    from metahuman_core.profile import Profile, init_profile
+    from metahuman_tui.screens.services import latest_run, run_dirs
+    from metahuman_tui.widgets.status_bar import training_state
+
+    init_profile(tmp_path / "home")
+    prof = Profile(tmp_path / "home")
+    assert latest_run(prof) is None and training_state(None) is None
+    for label in ("2025-10-19-9", "2025-10-19-10"):
+        (prof.home.runs / label).mkdir(parents=True)
+    newest = prof.home.runs / "2025-10-19-10"
+    assert [p.name for p in run_dirs(prof.home.runs)] == ["2025-10-19-10", "2025-10-19-9"]
+    (newest / "progress.ndjson").write_text(
         json.dumps({"stage": "TRAINING", "pct": 42.5, "status": "running"}) + "\n{torn")
-    assert latest_training_stage(tmp_path) == "TRAINING 42%"
-    assert last_progress(run)["pct"] == 42.5
-    (run / "progress.ndjson").write_text(json.dumps({"stage": "GGUF_MERGE", "status": "failed"}))
-    assert latest_training_stage(tmp_path) == "GGUF_MERGE failed"
+    state = training_state(latest_run(prof))
+    assert state.text == "TRAINING 42%" and not state.dead
+    (newest / "run-summary.json").write_text(json.dumps({"status": "running"}))
+    state = training_state(latest_run(prof))        # no trainer holds the run's lock
+    assert state.dead and state.text == "✗ trainer died at TRAINING 42% (F7)"
+    (newest / "run-summary.json").write_text(json.dumps({"status": "failed", "error": "OOM"}))
+    state = training_state(latest_run(prof))
+    assert state.failed and not state.dead and "OOM" in state.detail
 
 
 def test_key_names_and_keymap_split():
