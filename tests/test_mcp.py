@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -325,6 +328,26 @@ def test_server_exits_cleanly_when_the_client_closes_stdin(home):
     assert ended and ended[-1]["actor"] == "mcp:raw"
 
 
+def test_sigterm_ends_the_session_in_the_audit_and_exits_cleanly(home):
+    proc = subprocess.Popen([*MH, "--home", str(home), "mcp", "--client", "term"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env(), cwd=REPO, text=True)
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "0"}}}
+    proc.stdin.write(json.dumps(init) + "\n")
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    assert json.loads(proc.stdout.readline())["id"] == 2
+    proc.send_signal(signal.SIGTERM)  # the client's stdin stays open: a hard stop
+    rc = proc.wait(timeout=30)
+    assert rc == 0, proc.stderr.read()
+    ended = [e for e in audit_lines(home) if e["event"] == "mcp_session_ended"]
+    assert ended[-1]["actor"] == "mcp:term" and "SIGTERM" in ended[-1]["details"]["reason"]
+
+
 def test_plain_mh_start_up_never_imports_the_mcp_sdk():
     code = ("import sys\nsys.argv=['mh','--help']\nfrom metahuman_tui.cli import main\n"
             "try:\n    main.app(standalone_mode=False)\nexcept SystemExit:\n    pass\n"
@@ -336,3 +359,75 @@ def test_plain_mh_start_up_never_imports_the_mcp_sdk():
     assert "mcp" not in mods and "metahuman_tui.mcp" not in mods
     assert "mcp" in subprocess.run([sys.executable, "-m", "metahuman_tui.cli.main", "--help"],
                                    capture_output=True, text=True, cwd=REPO, check=False).stdout
+
+
+# ---------------------------------------------------------------- optional: streamable HTTP
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"mh mcp --http did not listen on {port}")
+
+
+def test_http_transport_needs_the_api_token_and_uses_the_same_gate(home):
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    token = (home / "etc" / "secrets" / "api-token").read_text().strip()
+    proc = subprocess.Popen([*MH, "--home", str(home), "mcp", "--http", "--port", str(port)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=_env(), cwd=REPO, text=True)
+    try:
+        _wait_for_port(port, proc)
+        refused = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                              headers={"Authorization": "Bearer wrong-token-123456"})
+        assert refused.status_code == 401
+
+        async def main():
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"},
+                                          timeout=60) as http, \
+                    streamable_http_client(url, http_client=http) as (read, write), \
+                    ClientSession(read, write,
+                                  client_info=Implementation(name=CLIENT, version="1")) as s:
+                await s.initialize()
+                made = await s.call_tool("task_create", {"title": "Over the tunnel"})
+                queued = await s.call_tool("fs_write", {"path": "out/h.txt", "content": "x"})
+                return made, queued
+
+        made, queued = anyio.run(main)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=30)
+    err = proc.stderr.read()
+    assert rc == 0, err
+    assert "Traceback" not in err
+    assert not made.is_error and made.structured_content["title"] == "Over the tunnel"
+    assert queued.structured_content["status"] == "queued" and not (home / "out" / "h.txt").exists()
+    lines = audit_lines(home)
+    assert any(e["event"] == "auth_failed" and e["actor"] == "mcp" for e in lines)
+    decision = next(e for e in lines if e["event"] == "skill_decision")
+    assert decision["actor"] == ACTOR and decision["details"]["origin"]["transport"] == "http"
+    started = [e for e in lines if e["event"] == "mcp_session_started"]
+    ended = [e for e in lines if e["event"] == "mcp_session_ended"]
+    assert len(started) == 1 and started[0]["details"]["transport"] == "http"
+    assert len(ended) == 1 and ended[0]["details"]["calls"] == 2
+
+
+def test_http_transport_refuses_a_non_loopback_address(home):
+    r = subprocess.run([*MH, "--home", str(home), "mcp", "--http", "--host", "0.0.0.0"],
+                       capture_output=True, text=True, env=_env(), cwd=REPO, timeout=60,
+                       check=False)
+    assert r.returncode == 2
+    assert "loopback only" in r.stderr and "ssh -L" in r.stderr

@@ -18,6 +18,11 @@ def register(app: typer.Typer) -> None:
         client: str = typer.Option(None, "--client", help="Name this client in the audit log and "
                                    "approvals (actor mcp:NAME) instead of the name it reports; "
                                    "picks its clients.NAME settings in etc/mcp.json."),
+        http: bool = typer.Option(False, "--http", help="Serve streamable HTTP on loopback "
+                                  "instead of stdio (for a remote client through an SSH tunnel); "
+                                  "every request needs the API token."),
+        host: str = typer.Option("127.0.0.1", "--host", help="With --http: a loopback address."),
+        port: int = typer.Option(4322, "--port", min=1, max=65535, help="With --http: the port."),
     ) -> None:
         """Serve the twin's skills and memories to an MCP client over stdio (see docs/mcp.md)."""
         from metahuman_core.errors import MHError
@@ -33,6 +38,14 @@ def register(app: typer.Typer) -> None:
         if not session.enabled:
             common.fail(f"the MCP server is disabled in {session.base.home.etc / 'mcp.json'} "
                         "(enabled: false)", 1, hint="mh config set mcp.enabled true")
+        if http:
+            from metahuman_tui.mcp.http import serve_http
+
+            try:
+                serve_http(session.base, host=host, port=port, client=client)
+            except MHError as exc:
+                common.handle(exc)
+            return
         from metahuman_tui.mcp.server import serve_stdio
 
         serve_stdio(session)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from metahuman_core import __version__
@@ -29,8 +30,9 @@ INSTRUCTIONS = (
 RESOURCE_NOT_FOUND = -32002  # the MCP spec's code for an unknown resource
 
 
-def build(session: McpSession) -> Any:
-    """The SDK Server for `session` (imported here: `mh` itself never loads the SDK)."""
+def build(session_for: Callable[[Any], McpSession]) -> Any:
+    """The SDK Server; `session_for(ctx)` is the McpSession of the request's connection (one
+    for stdio, one per MCP session over HTTP). The SDK is imported here: `mh` never loads it."""
     import anyio
     from mcp import types
     from mcp.server.lowlevel import Server
@@ -39,15 +41,16 @@ def build(session: McpSession) -> Any:
 
     limiter = anyio.CapacityLimiter(1)
 
-    def meet(ctx: Any) -> None:
-        if session.started:
-            return
-        info = getattr(getattr(ctx.session, "client_params", None), "client_info", None)
-        session.identify(getattr(info, "name", None), getattr(info, "version", None),
-                         getattr(ctx, "protocol_version", None))
+    def meet(ctx: Any) -> McpSession:
+        session = session_for(ctx)
+        if not session.started:
+            info = getattr(getattr(ctx.session, "client_params", None), "client_info", None)
+            session.identify(getattr(info, "name", None), getattr(info, "version", None),
+                             getattr(ctx, "protocol_version", None))
+        return session
 
     async def list_tools(ctx: Any, params: Any) -> Any:
-        meet(ctx)
+        session = meet(ctx)
         return types.ListToolsResult(tools=[
             types.Tool(name=s["name"], description=s["description"],
                        input_schema=s["input_schema"],
@@ -55,7 +58,7 @@ def build(session: McpSession) -> Any:
             for s in session.tool_specs()])
 
     async def call_tool(ctx: Any, params: Any) -> Any:
-        meet(ctx)
+        session = meet(ctx)
         shaped = await anyio.to_thread.run_sync(session.call, params.name, params.arguments,
                                                 limiter=limiter)
         return types.CallToolResult(content=[types.TextContent(type="text", text=shaped.text)],
@@ -63,20 +66,20 @@ def build(session: McpSession) -> Any:
                                     is_error=shaped.is_error)
 
     async def list_resources(ctx: Any, params: Any) -> Any:
-        meet(ctx)
+        session = meet(ctx)
         return types.ListResourcesResult(resources=[
             types.Resource(uri=uri, name=name, description=desc, mime_type="application/json")
             for uri, name, desc in resources.listed(session)])
 
     async def list_templates(ctx: Any, params: Any) -> Any:
-        meet(ctx)
+        session = meet(ctx)
         return types.ListResourceTemplatesResult(resource_templates=[
             types.ResourceTemplate(uri_template=uri, name=name, description=desc,
                                    mime_type="application/json")
             for uri, name, desc in resources.templates(session)])
 
     async def read_resource(ctx: Any, params: Any) -> Any:
-        meet(ctx)
+        session = meet(ctx)
         uri = str(params.uri)
         try:
             text = await anyio.to_thread.run_sync(resources.read, session, uri, limiter=limiter)
@@ -100,7 +103,7 @@ def serve_stdio(session: McpSession) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    server = build(session)
+    server = build(lambda ctx: session)
 
     async def stop_on_signal(scope: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
