@@ -31,6 +31,7 @@ class MemoryStore:
         self.home = profile.home
         self.root = self.home.episodic
         self.corrupt: list[tuple[Path, str]] = []   # files iter_all()/list() had to skip
+        self._next_suffix: dict[str, int] = {}   # stem -> first suffix worth trying (bulk writes)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -95,7 +96,8 @@ class MemoryStore:
         folder = self.root / ts.strftime("%Y")
         folder.mkdir(parents=True, exist_ok=True)
         stem = ids.memory_stem(ts, record["content"])
-        for n in range(1, 10_000):
+        first = self._next_suffix.get(stem, 1)   # 8k chunks of one file share a stem: not O(n²)
+        for n in range(first, first + 10_000):
             memory_id = stem if n == 1 else f"{stem}-{n}"
             target = folder / f"{memory_id}.json"
             try:
@@ -110,6 +112,7 @@ class MemoryStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(target)
                 raise
+            self._next_suffix[stem] = n + 1
             return final, target
         raise OSError(errno.EEXIST, f"no free memory id for {stem} in {folder}")
 
