@@ -266,6 +266,33 @@ def test_trainer_chooses_what_config_json_leaves_open(tiny, tmp_path, capsys):
     assert json.loads((out / "eval.json").read_text())["verdict"]
 
 
+def test_a_gguf_base_is_dequantized_once_then_loaded_from_the_copy(tiny, tmp_path, monkeypatch):
+    import torch
+
+    from trainer.config import TrainerConfig
+    from trainer.gguf_export import export_gguf
+    from trainer.train_peft import dense_cache_dir, load_base
+
+    gguf_path = tmp_path / "base.gguf"
+    export_gguf(tiny["llama"], gguf_path, ftype="f32")
+    monkeypatch.setenv("MH_TRAINER_CACHE", str(tmp_path / "cache"))
+    cfg = TrainerConfig(base_model=str(gguf_path))
+    first_model, first_tok, first = load_base(cfg, "cpu")
+    copy = dense_cache_dir(gguf_path)
+    assert first["source"] == "local" and (copy / "model.safetensors").is_file()
+    second_model, second_tok, second = load_base(cfg, "cpu")
+    assert second["source"] == "local (dequantized copy)"
+    text = "<|im_start|>user\nTell me about rain 2025.<|im_end|>\n"
+    ids = first_tok(text, add_special_tokens=False)["input_ids"]
+    assert second_tok(text, add_special_tokens=False)["input_ids"] == ids
+    with torch.no_grad():
+        a = first_model(torch.tensor([ids])).logits
+        b = second_model(torch.tensor([ids])).logits
+    assert torch.allclose(a, b, atol=1e-5)
+    monkeypatch.setenv("MH_TRAINER_CACHE", "off")
+    assert dense_cache_dir(gguf_path) is None
+
+
 def test_trainer_cli_end_to_end_in_process(tiny, tmp_path, capsys):
     from trainer.__main__ import main
 

