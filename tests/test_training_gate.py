@@ -116,3 +116,17 @@ def test_train_local_without_torch_says_how_to_install_and_records_nothing(home,
     assert not profile.home.runs.exists() or not list(profile.home.runs.iterdir())
     assert events.LORA_TRAINING_FAILED not in [e["event"] for e in _events(profile)]
     assert MH  # the same entry point the mh fixture runs
+
+
+def test_train_status_says_what_the_recipe_chose_and_why(profile, home, mh, fixed_clock):
+    _, run = _trained(profile, home)
+    run.update(status="completed", verdict="Sounds much more like you: test.",
+               recipe={"values": {"learning_rate": 0.001, "gradient_accumulation_steps": 16},
+                       "reasons": {"learning_rate": "LoRA on a 135M model",
+                                   "gradient_accumulation_steps": "set in config"},
+                       "explicit": ["gradient_accumulation_steps"]})
+    shown = mh("train", "status", run.label)
+    assert shown.returncode == 0, shown.stderr
+    assert "recipe learning_rate = 0.001: LoRA on a 135M model" in shown.stdout
+    assert "recipe gradient_accumulation_steps = 16: set in config" in shown.stdout
+    assert "verdict: Sounds much more like you" in shown.stdout

@@ -281,6 +281,11 @@ def train_status(run: str | None = typer.Argument(None, help="Run label (default
     for key in ("base_model", "backend", "samples_used", "heldout", "gguf_path", "error"):
         if st.get(key) is not None:
             common.echo(f"  {key}: {st[key]}")
+    recipe = st.get("recipe") if isinstance(st.get("recipe"), dict) else {}
+    for key, why in (recipe.get("reasons") or {}).items():
+        common.echo(f"  recipe {key} = {(recipe.get('values') or {}).get(key)}: {why}")
+    if st.get("verdict"):
+        common.echo(f"  verdict: {st['verdict']}")
 
 
 @train_app.command("stop")
