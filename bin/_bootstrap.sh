@@ -29,7 +29,7 @@ mh_run_logged() {
     cols=$(( $(tput cols 2>/dev/null || echo 80) - 20 ))
     (( cols < 20 )) && cols=20
     while kill -0 "$pid" 2>/dev/null; do
-      line="$(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | cut -c1-"$cols")"
+      line="$(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | sed 's/^### //' | cut -c1-"$cols")"
       printf '\r\033[K  %s %3ds  %s' "${spin:i++%4:1}" $((SECONDS - start)) "$line" >&2
       sleep 0.3
     done
@@ -52,12 +52,12 @@ mh_bootstrap() {
   fi
   local py start=$SECONDS
   py="$(mh_python)"
-  local pip=("$MH_VENV/bin/python" -m pip --disable-pip-version-check --progress-bar off)
+  local pip=("$MH_VENV/bin/python" -m pip --disable-pip-version-check)
   if [[ ! -x "$MH_VENV/bin/python" ]]; then
     echo "mh: first run: creating a Python environment in $MH_VENV" >&2
     "$py" -m venv "$MH_VENV"
     : >"$MH_VENV/.mh-install.log"
-    mh_run_logged "updating pip" "${pip[@]}" install --upgrade pip
+    mh_run_logged "updating pip" "${pip[@]}" install --progress-bar off --upgrade pip
   else
     : >"$MH_VENV/.mh-install.log"
   fi
@@ -65,14 +65,14 @@ mh_bootstrap() {
        "log: $MH_VENV/.mh-install.log)" >&2
   if [[ ",$extras," == *",train,"* ]]; then
     # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
-    mh_run_logged "installing torch" "${pip[@]}" install "torch==2.13.0"
+    mh_run_logged "installing torch" "${pip[@]}" install --progress-bar off "torch==2.13.0"
   fi
   if [[ ",$extras," == *",llm,"* ]]; then
     # portable llama.cpp build: a native build can die with "Illegal instruction" (AMX CPUs)
     export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
     echo "mh: building llama-cpp-python (first time only, several minutes)" >&2
   fi
-  mh_run_logged "installing metahuman-os[$extras]" "${pip[@]}" install -e "$MH_ROOT[$extras]"
+  mh_run_logged "installing metahuman-os[$extras]" "${pip[@]}" install --progress-bar off -e "$MH_ROOT[$extras]"
   echo "$want" > "$stamp"
   echo "mh: ready ($((SECONDS - start)) s)" >&2
 }
