@@ -30,8 +30,10 @@ def _ask(label: str, current: str, limit: int) -> str | None:
 
 
 def _introduce(prof, name: str | None, about: str | None) -> None:
-    """Write the person's name and one-line description to persona/core.json (validated edits)."""
+    """Write the person's name and one-line description to persona/core.json through the core's
+    persona API (validated against the persona schema, locked, audited)."""
     from metahuman_core.errors import MHError
+    from metahuman_core.identity import set_persona_field
 
     edits = []
     if name is not None:
@@ -40,7 +42,7 @@ def _introduce(prof, name: str | None, about: str | None) -> None:
         edits.append(("identity.role", about))
     try:
         for key, value in edits:
-            prof.persona.set_field(key, value)
+            set_persona_field(prof, key, value, actor=common.ACTOR)
     except MHError as exc:
         common.handle(exc)
 
