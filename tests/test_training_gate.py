@@ -130,3 +130,28 @@ def test_train_status_says_what_the_recipe_chose_and_why(profile, home, mh, fixe
     assert "recipe learning_rate = 0.001: LoRA on a 135M model" in shown.stdout
     assert "recipe gradient_accumulation_steps = 16: set in config" in shown.stdout
     assert "verdict: Sounds much more like you" in shown.stdout
+
+
+def test_a_remote_run_gets_the_persons_prompt_and_the_datasets_generic_answers(profile, home,
+                                                                             fixed_clock):
+    """What is uploaded to a pod: the system prompt without the template's "Alex", and the
+    generic answers already computed for this dataset (so the pod does not redo them)."""
+    from metahuman_core.training import remote_state
+    from metahuman_core.training.run_inputs import GENERIC_FILE, keep_generic_answers
+
+    persona_memories(profile, 30)
+    res = build(profile)
+    gates.approve(profile, res.label)
+    cache = {"version": 1, "entries": {"k": "a generic answer"}}
+    (runs.dataset_dir(profile, res.label) / GENERIC_FILE).write_text(json.dumps(cache))
+    run, resumed = remote_state.open_run(profile, res.label)
+    assert not resumed and run.summary()["mode"] == "remote"
+    cfg = json.loads((run.dir / "config.json").read_text())
+    assert "Alex" not in cfg["system_prompt"]
+    assert cfg["learning_rate"] is None and cfg["gradient_accumulation_steps"] is None
+    names = {p.name for p in remote_state.inputs(run)}
+    assert {runs.DATASET_FILE, runs.EVAL_FILE, "config.json", GENERIC_FILE} <= names
+    grown = {"version": 1, "entries": {"k": "a generic answer", "k2": "another"}}
+    (run.dir / GENERIC_FILE).write_text(json.dumps(grown))  # what came back from the pod
+    assert keep_generic_answers(profile, run)
+    assert json.loads((runs.dataset_dir(profile, res.label) / GENERIC_FILE).read_text()) == grown
