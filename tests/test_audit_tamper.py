@@ -162,3 +162,15 @@ def test_tamper_is_reported_also_after_the_next_append(log_home, name):
     # and once more: a third append after the repair leaves the log in step (no new repair)
     again = mh_at(log_home, f"{D3}T19:30:00+02:00", "audit", "log", "later")
     assert again.returncode == 0 and "audit log damaged" not in again.stderr, again.stderr
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("empty_newest", "day file emptied"), ("delete_newest_file", "day file missing"),
+    ("delete_last_newest", "seq 12–13 missing"), ("garbage_line", "not an audit entry"),
+    ("insert_forged_at_end", "seq 14 are not in the head record"),
+    ("head_deleted", "head record missing")])
+def test_plain_verify_of_today_catches_damage_to_today(log_home, name, fragment):
+    """`mh audit verify` (today only, the seed's habit) is not fooled by an emptied day either."""
+    TAMPER[name][0](log_home)
+    r = mh_at(log_home, NOW3, "audit", "verify")
+    assert r.returncode == 1 and fragment in r.stderr, (name, r.stderr)
