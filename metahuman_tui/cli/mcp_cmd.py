@@ -7,6 +7,9 @@ missing) are one line on stderr with exit 1/2, which clients show in their MCP l
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from . import common
@@ -49,3 +52,8 @@ def register(app: typer.Typer) -> None:
         from metahuman_tui.mcp.server import serve_stdio
 
         serve_stdio(session)
+        # Done: the session's end is in the audit log (written unbuffered). Skip the interpreter's
+        # teardown of the SDK's pydantic models (~0.6 s), which the client would wait for.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
