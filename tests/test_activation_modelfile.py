@@ -199,3 +199,21 @@ def test_activation_works_without_the_train_extra_and_writes_a_modelfile(home, p
     stops = [v for k, v in parse_modelfile(modelfile.read_text()) if k == "stop"]
     assert stops == created["parameters"]["stop"]
     assert f"ollama create alex-{DATE} -f" in modelfile.read_text()
+
+
+def test_when_ollama_is_away_the_error_points_at_the_modelfile(home, profile, mh):
+    store = MemoryStore(profile)
+    for i in range(12):
+        store.write_new(store.prepare(f"Oiled the plane blade today, step {i}.", type="observation",
+                                      timestamp=T0 + timedelta(hours=i)), durable=False)
+    assert mh("adapter", "build", DATE).returncode == 0
+    assert mh("adapter", "approve", DATE).returncode == 0
+    out_dir = home / "out" / "adapters" / DATE
+    write_gguf(out_dir / f"alex-{DATE}.gguf", KV)
+    with FakeOllama() as fake:
+        url = fake.url
+    profile.config.set_value("agent.host", url)  # nothing listens there any more
+    r = mh("adapter", "activate", DATE, "--force")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"or by hand: ollama create alex-{DATE} -f {out_dir / 'Modelfile'}" in r.stderr
+    assert (out_dir / "Modelfile").is_file() and not profile.home.active_adapter.exists()

@@ -142,8 +142,14 @@ def activate(profile, label: str, *, force: bool = False, actor: str = "cli",
     modelfile = profile.home.adapters / label / "Modelfile"
     atomic_write_text(modelfile, modelfile_text(name, gguf_path, template, system, stops,
                                                 modelfile))
-    created = create_model_from_gguf(profile, name, gguf_path, template=template, system=system,
-                                     parameters={"stop": stops}, on_progress=on_progress)
+    try:
+        created = create_model_from_gguf(profile, name, gguf_path, template=template,
+                                         system=system, parameters={"stop": stops},
+                                         on_progress=on_progress)
+    except MHError as exc:  # Ollama away or refusing: the hand path is ready, say so
+        manual = f"or by hand: ollama create {name} -f {modelfile}"
+        exc.hint = f"{exc.hint}; {manual}" if exc.hint else manual
+        raise
     run = runs.published_run(profile, label)
     record = {"model": name, "date": label, "run": run.label if run else None,
               "gguf": str(gguf_path), "modelfile": str(modelfile),
