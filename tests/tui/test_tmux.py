@@ -51,15 +51,25 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
 
 
-def test_switch_panes_in_a_real_terminal(tui_home):
-    root: Path = tui_home[0]
-    tmux = Tmux(f"mh-tui-test-{os.getpid()}")
+def start(tmux: Tmux, root: Path, width: int = 80, height: int = 24) -> None:
     env = {"MH_HOME": str(root), "MH_FAKE_NOW": data.NOW.isoformat(), "TERM": "xterm-256color",
            "PYTHONPATH": str(REPO)}
     command = " ".join(["env", *(f"{k}={v}" for k, v in env.items()), *mh_command()])
-    tmux("new-session", "-d", "-s", "mh", "-x", "80", "-y", "24", command)
+    tmux("new-session", "-d", "-s", "mh", "-x", str(width), "-y", str(height), command)
+    tmux("set-option", "-t", "mh", "escape-time", "0")
+
+
+def keys(tmux: Tmux, *names: str) -> None:
+    for name in names:
+        tmux("send-keys", "-t", "mh", name)
+        time.sleep(0.15)          # a person's pace: each key is its own read
+
+
+def test_switch_panes_in_a_real_terminal(tui_home):
+    root: Path = tui_home[0]
+    tmux = Tmux(f"mh-tui-test-{os.getpid()}")
+    start(tmux, root)
     try:
-        tmux("set-option", "-t", "mh", "escape-time", "0")
         first = tmux.wait_for("F2 Chat")
         assert "Talk to your twin" in first and "2 pending" in first
         lines = first.splitlines()
@@ -77,5 +87,38 @@ def test_switch_panes_in_a_real_terminal(tui_home):
         while "mh" in tmux("list-sessions") and time.monotonic() < deadline:
             time.sleep(0.1)
         assert "mh:" not in tmux("list-sessions")          # Ctrl+Q quit the app
+    finally:
+        tmux("kill-server")
+
+
+def test_a_draft_survives_focus_leaving_and_coming_back(tui_home):
+    """Type a draft, Tab away and Shift+Tab back, type one more character: the whole draft is
+    still there (Input used to select it on focus, so the key replaced it)."""
+    tmux = Tmux(f"mh-tui-draft-{os.getpid()}")
+    start(tmux, tui_home[0])
+    try:
+        tmux.wait_for("Message your twin")
+        tmux("send-keys", "-t", "mh", "-l", "my careful draft")
+        tmux.wait_for("my careful draft")
+        keys(tmux, "Tab", "BTab")
+        tmux("send-keys", "-t", "mh", "-l", "!")
+        shown = tmux.wait_for("my careful draft!")
+        assert "\n!" not in shown
+    finally:
+        tmux("kill-server")
+
+
+def test_a_bracketed_paste_keeps_all_three_lines(tui_home):
+    tmux = Tmux(f"mh-tui-paste-{os.getpid()}")
+    start(tmux, tui_home[0])
+    try:
+        tmux.wait_for("Message your twin")
+        tmux("set-buffer", "first pasted line\nsecond pasted line\nthird pasted line")
+        tmux("paste-buffer", "-p", "-t", "mh")      # -p: bracketed, as a terminal pastes
+        shown = tmux.wait_for("third pasted line")
+        assert "first pasted line" in shown and "second pasted line" in shown
+        lines = shown.splitlines()
+        at = [i for i, line in enumerate(lines) if "pasted line" in line]
+        assert len(at) == 3 and at == list(range(at[0], at[0] + 3))   # three rows, in order
     finally:
         tmux("kill-server")
