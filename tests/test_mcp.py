@@ -169,11 +169,18 @@ def test_task_create_writes_a_task_file_and_an_audit_line_with_the_mcp_actor(hom
     assert ended[0]["details"]["calls"] == 1
 
 
-def test_today_resource_lists_open_tasks_due_today_or_in_progress(home):
-    assert run_mh("task", "add", "Water the plants", home=home).returncode == 0
-    today = drive(home, lambda s: s.read_resource("tasks://today"))
+def test_today_and_persona_resources(home):
+    for args in (("Water the plants", "--priority", "P0"), ("Someday: learn the cello",)):
+        assert run_mh("task", "add", *args, home=home).returncode == 0, args
+
+    async def body(s):
+        return await s.read_resource("tasks://today"), await s.read_resource("persona://summary")
+
+    today, persona = drive(home, body)
     data = json.loads(today.contents[0].text)
-    assert "tasks" in data and "date" in data
+    assert [t["title"] for t in data["tasks"]] == ["Water the plants"]  # P0; the other waits
+    summary = json.loads(persona.contents[0].text)
+    assert summary["trustLevel"] == "supervised_auto" and "coreValues" in summary
 
 
 # ---------------------------------------------------------------- approvals
