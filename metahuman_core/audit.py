@@ -197,12 +197,9 @@ class AuditLog:
             return {} if status == "ok" else None
         if _size(self.day_path(head.date)) != head.offset if head.date else head.seq != 0:
             return None
-        if status == "legacy":
-            days = self._migrate(head)
-        else:
-            days = read_days(hfd)
-            if days is None:
-                return None
+        days = self._migrate(head) if status == "legacy" else read_days(hfd)
+        if days is None:
+            return None
         known = overlay(days, head).get(date)
         if size != (known.size if known else 0):
             return None

@@ -147,3 +147,22 @@ def test_a_version_1_head_is_migrated_without_a_repair(home, fixed_clock):
     res = log2.verify(all_days=True)
     assert res.ok, res.problems
     assert json.loads(log2.head_path.read_bytes()[:HEAD_SIZE])["v"] == 2
+
+
+def test_a_version_1_head_over_a_damaged_log_is_recorded_not_migrated(home, fixed_clock):
+    log = AuditLog(home / "logs")
+    for i in range(3):
+        log.append("old", details={"i": i})
+    log.close()
+    live = json.loads(log.head_path.read_bytes()[:HEAD_SIZE])
+    v1 = json.dumps({k: live[k] for k in ("seq", "hash", "date", "offset")})
+    log.head_path.write_bytes(v1.ljust(HEAD_SIZE - 1).encode() + b"\n")
+    path = log.day_path(live["date"])
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-1]))  # cut the last
+    fixed_clock.advance(86400)                                                  # and a new day
+    log2 = AuditLog(home / "logs")
+    log2.append("new")
+    assert log2.last_repair is not None
+    assert any(f"seq {live['seq']} missing" in f for f in log2.last_repair["details"]["found"])
+    res = log2.verify(all_days=True)
+    assert {p["kind"] for p in res.problems} == {"missing", "repaired"}, res.problems
