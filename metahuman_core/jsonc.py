@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 
 def strip_comments(text: str) -> str:
@@ -119,7 +119,7 @@ class _Parser:
     def __init__(self, text: str):
         self.text, self.pos = text, 0
 
-    def fail(self, msg: str) -> None:
+    def fail(self, msg: str) -> NoReturn:
         raise ValueError(f"{msg} at offset {self.pos}")
 
     def skip(self) -> None:
@@ -203,9 +203,10 @@ def _find(root: _Node, path: Sequence[str]) -> _Node | None:
         if node.kind != "object":
             return None
         # the last duplicate wins, as in json.loads
-        node = next((m.value for m in reversed(node.members) if m.key == key), None)
-        if node is None:
+        found = next((m.value for m in reversed(node.members) if m.key == key), None)
+        if found is None:
             return None
+        node = found
     return node
 
 
@@ -277,7 +278,7 @@ def insert_member(text: str, object_path: Sequence[str], key: str, value_json: s
     last = obj.members[-1]
     trailing = obj.trailing_comma is not None
     comma, head = (",", "") if trailing else ("", ",")      # keep the file's comma style
-    after = obj.trailing_comma + 1 if trailing else last.value.end
+    after = obj.trailing_comma + 1 if obj.trailing_comma is not None else last.value.end
     if not _starts_line(text, last.key_start):                 # `{"a": 1, "b": 2}`
         member = f" {key_json}: {_compact(value_json)}{comma}"
         return text[:last.value.end] + head + text[last.value.end:after] + member + text[after:]

@@ -71,12 +71,11 @@ def decide(skill: Any, trust: str, *, actor: str, yolo: bool = False,
     if skill.risk not in RISKS:
         raise ValueError(f"skill {skill.id}: unknown risk {skill.risk!r}")
     yolo = bool(yolo)
-    base = dict(trust=trust, yolo=yolo)
     if trust_rank(trust) < trust_rank(skill.min_trust):
         return Decision("deny", f"{skill.id} needs trust level {skill.min_trust} or higher; "
                                 f"the current trust level is {trust}"
                                 + (" (YOLO never enables a skill above the trust level)"
-                                   if yolo else ""), row=trust, **base)
+                                   if yolo else ""), trust=trust, row=trust, yolo=yolo)
     row = yolo_row(trust) if yolo else trust
     verdict = TABLE[row][skill.risk]
     where = f"{skill.risk}-risk skill at {row}" + (" (YOLO: one level up)" if yolo else "")
@@ -86,6 +85,6 @@ def decide(skill: Any, trust: str, *, actor: str, yolo: bool = False,
         verdict = "ask"
         reason = f"always asks: {always}" + (" (YOLO does not lift this)" if yolo else "")
     if verdict == "ask" and is_human(actor):
-        return Decision("run", f"{reason}; your direct request is your approval", row=row,
-                        always_ask=bool(always), **base)
-    return Decision(verdict, reason, row=row, always_ask=bool(always), **base)
+        return Decision("run", f"{reason}; your direct request is your approval", trust=trust,
+                        row=row, yolo=yolo, always_ask=bool(always))
+    return Decision(verdict, reason, trust=trust, row=row, yolo=yolo, always_ask=bool(always))

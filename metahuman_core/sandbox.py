@@ -23,6 +23,7 @@ import os
 import secrets as _secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 from .errors import MHError, NotFound
 
@@ -431,7 +432,7 @@ class Sandbox:
                 if recursive and is_dir:
                     stack.append((Path(ent.path), sub))
                 if fnmatch.fnmatchcase(ent.name, pat):
-                    item = {"path": "/".join(sub),
+                    item: dict[str, Any] = {"path": "/".join(sub),
                             "type": "symlink" if is_link else "dir" if is_dir else "file"}
                     if not is_dir and not is_link:
                         with contextlib.suppress(OSError):

@@ -100,7 +100,7 @@ class TaskStore:
         if not isinstance(description, str):
             raise ValidationFailed("task description must be text")
         now = clock.now()
-        task = {"id": "", "title": _check_title(title), "description": description,
+        task: dict[str, Any] = {"id": "", "title": _check_title(title), "description": description,
                 "status": "todo", "priority": check_priority(priority), "due": check_due(due),
                 "tags": check_labels(list(tags), "tags", "task"), "dependencies": [],
                 "created": clock.iso(now), "updated": clock.iso(now)}
@@ -268,7 +268,7 @@ class TaskStore:
             elif new.get("status") not in CLOSED:
                 new.pop("completed", None)
             path = self._write(old_path, new)
-        details = {"fields": sorted(changes)}
+        details: dict[str, Any] = {"fields": sorted(changes)}
         if new.get("status") != before:
             details["from"] = before
         self._audit("update", new, path, actor, **details)

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 from metahuman_core import jsonc
-from metahuman_core.config import ConfigStore
 from metahuman_core.errors import ConfigError, ValidationFailed
 
 SEED_BOREDOM = """{

@@ -95,7 +95,7 @@ class RunStore:
                                       changes["end"], **changes})
             self._count(db, status)
             self._prune(runs)
-            return {"id": run_id, **runs.get(doc_id=run_id)}
+            return {"id": run_id, **(runs.get(doc_id=run_id) or {})}
 
     def recover_interrupted(self) -> int:
         """Mark 'running' records of dead processes failed. Call while holding the agent lock

@@ -272,6 +272,7 @@ class Runner:
             if self.once:
                 return
             result = self.last_result
+            assert result is not None  # run_cycle always sets it
             failures = failures + 1 if result.status != "ok" else 0
             more = result.more and result.status == "ok"
             last_end = time.monotonic()

@@ -204,7 +204,8 @@ class MemoryStore:
     def tag(self, memory_id: str, add: Iterable[str] = (), remove: Iterable[str] = (), *,
             actor: str = "human") -> dict:
         current = self.get(memory_id)
-        tags = current.get("tags") if isinstance(current.get("tags"), list) else []
+        found = current.get("tags")
+        tags: list = found if isinstance(found, list) else []
         drop = {t.lower() for t in remove}
         new = [t for t in tags if isinstance(t, str) and t.lower() not in drop] + list(add)
         return self.update(memory_id, {"tags": new}, actor=actor)

@@ -267,7 +267,7 @@ class Index:
             if old is None or old[1] != ino or (full and (old[2], old[3]) != (m, s)):
                 changed.append(name)
         removed = [known[n][0] for n in known if n not in seen]
-        loaded = []
+        loaded: list[tuple[str, os.stat_result, dict | None, str | None]] = []
         for name in sorted(changed):   # id (= time) order: rowids follow time (ranking.py)
             path = folder / name
             try:

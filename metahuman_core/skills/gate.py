@@ -175,7 +175,7 @@ def prepare_approved(profile: Profile, item: dict) -> tuple[Skill, BaseModel, st
     yolo = bool(item.get("yolo"))
     trust = profile.trust()
     try:
-        skill = get_skill(item.get("skill"))
+        skill = get_skill(str(item.get("skill")))
         model = skill.parse_args(item.get("args"))
     except (NotFound, ValidationFailed) as exc:
         return _fail_early(profile, str(item.get("skill")), item.get("args"), actor, trust, yolo,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Any
 
 from ..errors import MHError
 from .registry import Args, Skill, register
@@ -38,7 +39,7 @@ def _git(root: str, *argv: str) -> subprocess.CompletedProcess:
 def _branch(header: str) -> dict:
     """Parse '## main...origin/main [ahead 1, behind 2]' and its special forms."""
     text = header[3:] if header.startswith("## ") else header
-    info = {"branch": None, "upstream": None, "ahead": 0, "behind": 0}
+    info: dict[str, Any] = {"branch": None, "upstream": None, "ahead": 0, "behind": 0}
     if text.startswith("No commits yet on "):
         info["branch"] = text[len("No commits yet on "):]
         return info

@@ -8,7 +8,7 @@ for tool calling. Nothing here decides or runs anything on its own: every call g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -80,7 +80,7 @@ class Skill:
         return self.fn(profile, model, actor)
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()))
     if err.get("type") == "extra_forbidden":
         return f"unknown argument '{loc}'"

@@ -126,9 +126,10 @@ def persona_system_prompt(profile) -> str:
     if ident.get("role"):
         text += f", {ident['role']}"
     text += f". Speak as {name}, in the first person."
-    traits = [", ".join(style["tone"]) if isinstance(style.get("tone"), list) else style.get("tone"),
-              style.get("formality"), style.get("verbosity")]
-    traits = [t for t in traits if isinstance(t, str) and t]
+    tone = style.get("tone")
+    candidates = [", ".join(map(str, tone)) if isinstance(tone, list) else tone,
+                  style.get("formality"), style.get("verbosity")]
+    traits = [t for t in candidates if isinstance(t, str) and t]
     if traits:
         text += " Style: " + "; ".join(traits) + "."
     return text
@@ -338,9 +339,9 @@ def create_run(profile, dataset_label: str, *, base_model: str | None = None,
     """Claim metahuman-runs/<LABEL>[-N]/ and write its inputs; never touches an existing run."""
     src = dataset_dir(profile, dataset_label)
     pairs = read_pairs(src / f"{dataset_label}.jsonl")
-    train = [_clean(p) for p in pairs if (p.get("meta") or {}).get("split") != "heldout"]
-    held = [_clean(p) for p in pairs if (p.get("meta") or {}).get("split") == "heldout"]
-    train = [p for p in train if p]
+    cleaned = [(_clean(p), (p.get("meta") or {}).get("split") == "heldout") for p in pairs]
+    train: list[dict[str, Any]] = [p for p, heldout in cleaned if p and not heldout]
+    held: list[dict[str, Any]] = [p for p, heldout in cleaned if p and heldout]
     if not train:
         raise ValidationFailed(f"{src}: dataset {dataset_label} has no training pairs")
     label, path = claim_dir(profile.home.runs, dataset_label)
@@ -348,11 +349,11 @@ def create_run(profile, dataset_label: str, *, base_model: str | None = None,
     try:
         write_jsonl(path / DATASET_FILE, train)
         if held:
-            write_jsonl(path / EVAL_FILE, [p for p in held if p])
+            write_jsonl(path / EVAL_FILE, held)
         cfg = trainer_config(profile, dataset_label, base_model, mode)
         atomic_write_json(path / "config.json", cfg)
         run.update(date=dataset_label, run=label, mode=mode, status="created",
-                   samples_used=len(train), heldout=len(held), base_model=cfg["base_model"],
+                   samples_used=len(train), heldout=sum(1 for _, h in cleaned if h), base_model=cfg["base_model"],
                    created_at=clock.iso(), training_success=None)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)

@@ -157,7 +157,8 @@ def register(app: typer.Typer) -> None:
 
     @agent.command("install-service")
     def install_service(name: str = typer.Argument(...),
-                        print_only: bool = typer.Option(False, "--print", help="Print the unit instead of writing it.")) -> None:
+                        print_only: bool = typer.Option(False, "--print",
+                                                        help="Print the unit instead of writing it.")) -> None:
         """Write a systemd user unit (~/.config/systemd/user/metahuman-NAME.service)."""
         from metahuman_core.agents.registry import check_name
         from metahuman_core.agents.service import unit_path, unit_text, write_unit

@@ -37,9 +37,11 @@ def register(app: typer.Typer) -> None:
         common.echo(f"updated:     {s['lastUpdated'] or '-'}")
 
     @per.command("set")
-    def set_(key: str = typer.Argument(..., help="identity.name, or FILE.key such as routines.sleep.schedule.start"),
+    def set_(key: str = typer.Argument(..., help="identity.name, or FILE.key such as "
+                                                 "routines.sleep.schedule.start"),
              value: str = typer.Argument(..., help="The new value (text; with --json a JSON value)."),
-             as_json: bool = typer.Option(False, "--json", help="Parse VALUE as JSON (numbers, lists, objects).")) -> None:
+             as_json: bool = typer.Option(False, "--json",
+                                          help="Parse VALUE as JSON (numbers, lists, objects).")) -> None:
         """Set one persona field (validated; trustLevel is changed as `mh trust` does, audited)."""
         from metahuman_core.identity import set_persona_field
 
