@@ -82,8 +82,8 @@ def _origin() -> tuple[str | None, bool]:
 
 
 def _in_pipx() -> bool:
-    parts = os.path.normpath(sys.prefix).split(os.sep)
-    return "pipx" in parts and "venvs" in parts
+    """pipx keeps pipx_metadata.json at the root of each venv it manages."""
+    return os.path.isfile(os.path.join(sys.prefix, "pipx_metadata.json"))
 
 
 def requirements(extra: str) -> list[str]:

@@ -289,6 +289,13 @@ def test_the_install_command_names_this_environment_and_source():
     assert sys.executable in cmd and "-m pip install" in cmd and "[web]" in cmd
 
 
+def test_under_pipx_the_command_injects_the_extras_packages(tmp_path, monkeypatch):
+    (tmp_path / "pipx_metadata.json").write_text("{}")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    cmd = extras.install_command("web")
+    assert cmd.startswith("pipx inject metahuman-os ") and "ddgs" in cmd, cmd
+
+
 def test_serve_without_the_api_extra(home):
     assert_extra_hint(run_blocked(["fastapi", "uvicorn"], "serve", "--port", "1", home=home),
                       "api")
