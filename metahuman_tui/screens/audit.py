@@ -30,7 +30,7 @@ from ..widgets.text_input import TextInput
 from .base import PaneScreen
 from .modals import ChoiceScreen, TextViewScreen
 
-PLACEHOLDER = "Filter…  level:warn  cat:security  event:lora_  actor:cli  words   (/ focuses)"
+PLACEHOLDER = "Filter…  level:warn  cat:security  event:lora_  actor:mcp*  words  (/ focuses)"
 
 
 class Indexed(Message):
@@ -46,9 +46,9 @@ class Filtered(Message):
 
 
 class Verified(Message):
-    def __init__(self, date: str, text: str, ok: bool) -> None:
+    def __init__(self, date: str, text: str, ok: bool, problem: str = "") -> None:
         super().__init__()
-        self.date, self.text, self.ok = date, text, ok
+        self.date, self.text, self.ok, self.problem = date, text, ok, problem
 
 
 class AuditScreen(PaneScreen):
@@ -73,6 +73,7 @@ class AuditScreen(PaneScreen):
         self.matches: array | None = None
         self._gen = 0
         self.follow = True
+        self.paused = False          # follow stopped because the person scrolled up
         self.lines_total = 0
         self.indexing = False
         self.chain = ""
@@ -81,6 +82,7 @@ class AuditScreen(PaneScreen):
     def compose_pane(self) -> ComposeResult:
         yield TextInput(placeholder=PLACEHOLDER, id="audit-filter", compact=True)
         yield Static("", id="audit-info", classes="info-line")
+        yield Static("", id="audit-problem", markup=False)
         with Horizontal(id="audit-main"):
             yield KeyedOptionList(id="audit-days")
             with Vertical(id="audit-right"):
@@ -88,6 +90,7 @@ class AuditScreen(PaneScreen):
                 yield AuditLines(id="audit-lines")
 
     def on_mount(self) -> None:
+        self.query_one("#audit-problem").display = False
         self.query_one(AuditLines).focus()
         self.refresh_days()
         today = self.today()
@@ -128,6 +131,7 @@ class AuditScreen(PaneScreen):
         self.matches = None
         self.lines_total = 0
         self.chain = ""
+        self._show_problem("")
         self.indexing = True
         self.query_one(AuditLines).show(self.index, None, 0)
         days = self.query_one("#audit-days", OptionList)
@@ -260,12 +264,14 @@ class AuditScreen(PaneScreen):
             return
         if self.index is None or self.indexing:
             return
+        lines = self.query_one(AuditLines)
+        if self.follow and lines.count and not lines.at_end:
+            self._pause_follow()           # scrolled up (wheel) to read: stay there
         start = len(self.index)
         added = self.index.refresh()
         if not added:
             return
         self.lines_total = len(self.index)
-        lines = self.query_one(AuditLines)
         if self.matches is not None:
             for n in range(start, len(self.index)):
                 raw = self.index.line(n)
@@ -279,10 +285,26 @@ class AuditScreen(PaneScreen):
         self._info()
 
     def action_toggle_follow(self) -> None:
-        self.follow = not self.follow
+        """f: follow on (jump to the newest) or off. Paused by scrolling up, f resumes."""
+        self.follow = not self.follow or self.paused
+        self.paused = False
         if self.follow:
             self.query_one(AuditLines).action_last()
         self._info()
+
+    def _pause_follow(self) -> None:
+        self.follow, self.paused = False, True
+        self._info()
+
+    @on(LineList.Highlighted, "#audit-lines")
+    def _cursor_moved(self, event: LineList.Highlighted) -> None:
+        """Moving up while following pauses it (less +F); End/G at the newest resumes."""
+        at_last = event.index >= event.list.count - 1
+        if self.follow and not at_last:
+            self._pause_follow()
+        elif self.paused and at_last:
+            self.follow, self.paused = True, False
+            self._info()
 
     # ------------------------------------------------------------------ verification
     def action_verify(self) -> None:
@@ -300,15 +322,27 @@ class AuditScreen(PaneScreen):
             return
         if result.ok:
             self.post_message(Verified(date, f"chain ✓ {result.checked:,} verified", True))
-        else:
-            self.post_message(Verified(date, f"chain ✗ {result.first_problem()}", False))
+            return
+        problems = list(getattr(result, "problems", []) or [])
+        more = f" (+{len(problems) - 1} more: mh audit verify)" if len(problems) > 1 else ""
+        first = result.first_problem() or "unknown problem"
+        self.post_message(Verified(date, "chain ✗", False,
+                                   f"✗ chain broken{more}: {first}"))
 
     def on_verified(self, message: Verified) -> None:
         if message.date == self.date:
             self.chain = message.text
+            self._show_problem(message.problem)
             self._info()
             if not message.ok:
-                self.notify(message.text, title="Audit chain broken", severity="error", timeout=15)
+                self.notify(message.problem or message.text, title="Audit chain broken",
+                            severity="error", timeout=15)
+
+    def _show_problem(self, text: str) -> None:
+        """A broken chain stays on screen (not only in a toast) until the day verifies again."""
+        box = self.query_one("#audit-problem", Static)
+        box.update(text)
+        box.display = bool(text)
 
     # ------------------------------------------------------------------ entry
     @on(LineList.Selected, "#audit-lines")
@@ -346,7 +380,8 @@ class AuditScreen(PaneScreen):
             found = len(self.matches) if self.matches is not None else 0
             parts.append(f"{self.filter.describe()}: {found:,}" + (" (scanning…)" if scanning else ""))
         if self.date == self.today():
-            parts.append("follow on" if self.follow else "follow off")
+            parts.append("follow on" if self.follow else
+                         "follow paused (End/f resumes)" if self.paused else "follow off")
         if self.chain:
             parts.append(self.chain)
         self.query_one("#audit-info", Static).update(" · ".join(parts))

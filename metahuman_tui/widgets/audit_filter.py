@@ -1,4 +1,5 @@
 """Audit viewer filters: parse `level:warn cat:security event:lora_ actor:cli some text`, scan fast.
+`actor:mcp*` takes every actor starting with mcp (MCP clients name themselves mcp:<client>).
 
 Why: filtering a 1M-line day by parsing every line as JSON takes seconds; instead the most
 selective term becomes a bytes regex run over the mmap (LineIndex.search), and only candidate
@@ -27,7 +28,7 @@ class AuditFilter:
     level: str | None = None
     category: str | None = None
     event: str | None = None       # substring of the event name
-    actor: str | None = None       # exact actor
+    actor: str | None = None       # exact actor, or a prefix ending in * (actor:mcp*)
     text: str | None = None        # case-insensitive substring of the raw line
 
     @property
@@ -47,6 +48,8 @@ class AuditFilter:
         def lit(key: str, value: str) -> bytes:
             return re.escape(f'"{key}":{json.dumps(value, ensure_ascii=False)}'.encode())
 
+        if self.actor and self.actor.endswith("*"):
+            return re.compile(lit("actor", self.actor[:-1])[:-1])   # the open-ended string
         if self.actor:
             return re.compile(lit("actor", self.actor))
         if self.event:
@@ -73,9 +76,14 @@ class AuditFilter:
             return False
         if self.event and self.event not in str(entry.get("event", "")):
             return False
-        if self.actor and entry.get("actor") != self.actor:
+        if self.actor and not actor_matches(self.actor, str(entry.get("actor", ""))):
             return False
         return True
+
+
+def actor_matches(wanted: str, actor: str) -> bool:
+    """`cli` matches exactly; `mcp*` matches every actor starting with mcp (MCP clients)."""
+    return actor.startswith(wanted[:-1]) if wanted.endswith("*") else actor == wanted
 
 
 def parse_filter(text: str) -> AuditFilter:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+from textual.widgets import Input
+
 from metahuman_tui.screens.modals import ChoiceScreen, TextViewScreen
 from metahuman_tui.widgets.audit_view import AuditLines
-from textual.widgets import Input
 
 from . import data
 from .conftest import screen_text, settle, wait_for
@@ -142,4 +143,76 @@ def test_a_big_day_is_indexed_not_loaded(make_app, tui_profile):
             await apply_filter(pilot, screen, "level:error actor:tui")
             assert lines.count == 2000                # i % 5 == 4 and i % 3 == 2
             assert {lines.entry(lines.line_no(i))[0]["actor"] for i in range(5)} == {"tui"}
+    run(main())
+
+
+def test_follow_pauses_while_the_person_reads_and_resumes_with_end_or_f(make_app, tui_profile):
+    """Like `less +F`: moving up stops the jump to the newest entry; End (or f) follows again."""
+    for i in range(40):                                  # more than a screen of entries
+        tui_profile.audit.append("user_event", actor="cli", details={"n": i})
+
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            lines = screen.query_one(AuditLines)
+            last = lines.count - 1
+            await pilot.press("k", "k")
+            assert screen.follow is False and "follow paused" in screen_text(app)
+            tui_profile.audit.append("user_event", actor="cli", details={"note": "while reading"})
+            screen.poll_follow()
+            await pilot.pause()
+            assert lines.count == last + 2 and lines.cursor == last - 2     # not yanked down
+            await pilot.press("end")
+            assert screen.follow is True and lines.cursor == lines.count - 1
+            tui_profile.audit.append("user_event", actor="cli", details={"note": "followed"})
+            screen.poll_follow()
+            await pilot.pause()
+            assert lines.cursor == lines.count - 1
+            await pilot.press("k", "f")                     # f resumes too
+            assert screen.follow is True and lines.cursor == lines.count - 1
+            lines.scroll_to(y=0, animate=False, immediate=True)   # the mouse wheel, no cursor
+            await pilot.pause()
+            tui_profile.audit.append("user_event", actor="cli", details={"note": "wheel"})
+            screen.poll_follow()
+            await pilot.pause()
+            assert screen.follow is False and lines.scroll_offset.y == 0
+    run(main())
+
+
+def test_a_broken_chain_stays_visible_in_the_pane(make_app, tui_profile):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            path = tui_profile.audit.day_path("2025-10-19")
+            path.write_text(path.read_text().replace('"actor":"cli"', '"actor":"evil"', 1))
+            await pilot.press("v")
+            await settle(pilot)
+            app.clear_notifications()                      # the toast is gone…
+            await pilot.pause()
+            problem = screen.query_one("#audit-problem")
+            assert problem.display                          # …the reason is still on screen
+            flat = " ".join(screen_text(app).split())
+            assert "chain broken" in flat and "2025-10-19" in flat and "line" in flat
+            path.write_text(path.read_text().replace('"actor":"evil"', '"actor":"cli"', 1))
+            await pilot.press("v")
+            await settle(pilot)
+            assert not problem.display
+    run(main())
+
+
+def test_actor_filter_takes_a_prefix_for_mcp_clients(make_app, tui_profile):
+    tui_profile.audit.append("mcp_session_started", actor="mcp:claude-desktop")
+    tui_profile.audit.append("skill_executed", actor="mcp:cursor")
+
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_audit(pilot)
+            lines = screen.query_one(AuditLines)
+            await apply_filter(pilot, screen, "actor:mcp*")
+            assert events_shown(lines) == ["mcp_session_started", "skill_executed"]
+            await apply_filter(pilot, screen, "actor:mcp:cursor")
+            assert events_shown(lines) == ["skill_executed"]
     run(main())
