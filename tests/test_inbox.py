@@ -199,6 +199,13 @@ def test_chunking_keeps_paragraphs_and_code_together():
     assert all(len(c) <= 400 and c.endswith(".") for c in chunks)
 
 
+def test_a_heading_stays_with_the_long_paragraph_after_it():
+    body = "Words about the orchard. " * 60          # 1500 characters: over the target
+    chunks = chunk_text(f"## Part 1\n\n{body}\n\n## Part 2\n\n{body}")
+    assert [c.split("\n")[0] for c in chunks] == ["## Part 1", "## Part 2"]
+    assert all(c.endswith("orchard.") for c in chunks)
+
+
 words = st.text(alphabet="abcdefghij", min_size=1, max_size=30)
 paras = st.lists(st.lists(words, min_size=1, max_size=40).map(" ".join), min_size=1, max_size=20)
 

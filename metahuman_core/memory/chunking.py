@@ -104,13 +104,16 @@ def iter_chunks(text: str, target: int = TARGET, max_chars: int = MAX) -> Iterat
     target = min(target, max_chars)
     cur: list[str] = []
     size = 0
+    lone_heading = False     # a heading stays with the paragraph after it when both fit
     for piece, heading in _pieces(text, max_chars):
         extra = len(piece) + (2 if cur else 0)
-        if cur and (heading or size + extra > target):
+        over = size + extra > (max_chars if lone_heading else target)
+        if cur and (heading or over):
             chunk = "\n\n".join(cur).strip()
             if chunk:
                 yield chunk
             cur, size, extra = [], 0, len(piece)
+        lone_heading = heading and not cur and "\n" not in piece
         cur.append(piece)
         size += extra
     if cur:

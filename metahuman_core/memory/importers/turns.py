@@ -1,11 +1,13 @@
 """Chat messages → the person's own turns, as `conversation` memory items (shared by every chat
 importer: WhatsApp, Telegram, and later Signal, Discord or mbox).
 
-Consecutive messages of one speaker are one turn. Each turn of the person becomes one item:
+Consecutive messages of one speaker are one turn (a pause of more than TURN_GAP starts a new
+one: yesterday's message and this morning's are two thoughts, not one). Each turn of the person becomes one item:
 `content` = the person's own text only, `timestamp` = its first new message's time, `source`,
 the chat as an entity, and metadata {speaker, chat, importKey, replyTo} where replyTo is the
 turn just before it (another person's) as {"speaker", "text", "timestamp"} — absent when the
-person opened the conversation or the turn before had no words (media only). Other people's
+person opened the conversation, the turn before was the person's own (after a pause) or had no
+words (media only). Other people's
 words are only ever kept there, as the prompt, never as the person's content.
 
 Idempotence is per message: messages whose key is in `seen` are duplicates, so a later, longer
@@ -16,10 +18,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from .base import Message, ParseError
 
 SKIPPED_KINDS = ("system", "media", "forwarded")
+TURN_GAP = timedelta(hours=2)
+ME = object()   # every alias of the person is one speaker
 
 
 def norm(name: str) -> str:
@@ -57,6 +62,10 @@ def person_turns(messages: list[Message], me: list[str], seen: set[str], *, form
     check_me(messages, me)
     wanted = {norm(n) for n in me if n and n.strip()}
     stats = TurnStats(messages=len(messages), speakers=speakers(messages))
+
+    def who(m: Message) -> object:
+        return ME if norm(m.speaker or "") in wanted else m.speaker
+
     items: list[dict] = []
     by_chat: dict[str, list[Message]] = {}
     for m in messages:
@@ -68,12 +77,12 @@ def person_turns(messages: list[Message], me: list[str], seen: set[str], *, form
         for m in msgs:
             if m.kind == "system" or not m.speaker:
                 continue
-            if turns and turns[-1][0].speaker == m.speaker:
+            if turns and who(turns[-1][0]) == who(m) and m.ts - turns[-1][-1].ts <= TURN_GAP:
                 turns[-1].append(m)
             else:
                 turns.append([m])
         for i, turn in enumerate(turns):
-            if norm(turn[0].speaker or "") not in wanted:
+            if who(turn[0]) is not ME:
                 continue
             said = [m for m in turn if m.kind == "text" and m.text.strip()]
             stats.mine += len(said)
@@ -81,7 +90,8 @@ def person_turns(messages: list[Message], me: list[str], seen: set[str], *, form
             stats.duplicates += len(said) - len(new)
             if not new:
                 continue
-            items.append(_item(chat, new, turns[i - 1] if i else None, format, source))
+            before = turns[i - 1] if i and who(turns[i - 1][0]) is not ME else None
+            items.append(_item(chat, new, before, format, source))
     stats.turns = len(items)
     return items, stats
 

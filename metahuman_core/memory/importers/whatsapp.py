@@ -42,14 +42,15 @@ _MEDIA_LINE = re.compile(
     r"<Media omitted>|null|"
     r"(?:.*\s)?(?:image|video|audio|sticker|GIF|document|Contact card|photo|video note) omitted|"
     r"<attached: [^>]+>|.+\.\w{1,5} \(file attached\)|"
-    r"(?:location|live location): https?://\S+|live location shared|POLL:", re.IGNORECASE)
+    r"(?:location|live location): https?://\S+|live location shared", re.IGNORECASE)
 _SYSTEM_TEXT = re.compile(
     r"(?:This message was deleted(?: by admin)?|You deleted this message|"
     r"Missed (?:voice|video|group voice|group video) call|(?:Voice|Video) call|"
     r"Waiting for this message\. This may take a while|Messages and calls are end-to-end "
     r"encrypted.*)\.?", re.IGNORECASE | re.DOTALL)
 _EDITED = re.compile(r"[\s\u200e]*<This message was edited>$")
-_NAME = re.compile(r"^WhatsApp Chat (?:with|-|–) (?P<chat>.+?)(?:\.txt|\.zip)?$", re.IGNORECASE)
+_NAME = re.compile(r"^WhatsApp Chat (?:with|-|–) (?P<chat>.+?)(?: \(\d+\))?(?:\.txt|\.zip)?$",
+                   re.IGNORECASE)   # " (2)": a browser's name for a second download
 _CHAT_MEMBER = re.compile(r"(?:^|/)(?:_chat|WhatsApp Chat[^/]*)\.txt$", re.IGNORECASE)
 
 
@@ -71,7 +72,7 @@ def match(line: str):
 def split_lines(text: str) -> list[Line]:
     """Messages as written; lines before the first stamp are ignored."""
     out: list[Line] = []
-    for line in text.split("\n"):
+    for line in text.removesuffix("\n").split("\n"):
         m = match(line)
         if m:
             out.append(Line(m["date"], m["time"], m["ampm"], m["rest"]))
@@ -153,13 +154,15 @@ def classify(rest: str) -> tuple[str | None, str, str]:
     ios_marked = tail.startswith("\u200e")
     text = _EDITED.sub("", tail.replace("\u200e", ""))
     first, _, more = text.partition("\n")
-    if _MEDIA_LINE.fullmatch(first.strip()):
+    if first.strip() == "POLL:":
+        return speaker, "media", ""
+    if _MEDIA_LINE.fullmatch(first.strip()):   # a caption may follow an attachment
         return (speaker, "text", more.strip("\n")) if more.strip() else (speaker, "media", "")
     if _SYSTEM_TEXT.fullmatch(text.strip()):
         return speaker, "system", text
     if ios_marked and "\n" not in text:
         return speaker, "system", text     # iOS marks its own notices with U+200E
-    return speaker, "text", text
+    return speaker, "text", text.rstrip("\n")
 
 
 def chat_name(file_name: str, member: str | None, lines: list[Line]) -> str | None:
