@@ -334,3 +334,36 @@ def test_a_missing_module_deep_in_a_command_is_mapped_centrally(home):
     r = subprocess.run([sys.executable, "-c", code, "status"], capture_output=True, text=True,
                        env=env, timeout=60)
     assert_extra_hint(r, "train")
+
+
+def test_mcp_without_the_mcp_extra(home):
+    assert_extra_hint(run_blocked(["mcp"], "mcp", home=home), "mcp")
+
+
+def test_embedded_llm_without_the_llm_extra(home, tmp_path):
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + bytes(28))
+    for key, value in (("agent.backend", "llamacpp"), ("agent.ggufPath", str(model))):
+        assert run_mh("config", "set", key, value, home=home).returncode == 0
+    # llm/llamacpp_backend.py words this one itself (LLMUnavailable), with the extra in the hint
+    assert_extra_hint(run_blocked(["llama_cpp"], "chat", "-m", "hello", "--no-save", home=home),
+                      "llm", names_extra=False)
+
+
+def test_local_training_without_the_train_extra_records_no_run(home, profile):
+    from datetime import datetime, timedelta, timezone
+
+    from metahuman_core.memory import MemoryStore
+
+    store = MemoryStore(profile)
+    t0 = datetime(2025, 10, 1, 8, 0, tzinfo=timezone.utc)
+    for i in range(12):
+        store.write_new(store.prepare(f"Sanded the oak bench again, pass {i}.",
+                                      type="observation", timestamp=t0 + timedelta(hours=i)),
+                        durable=False)
+    assert run_mh("adapter", "build", "2025-10-19", home=home).returncode == 0
+    assert run_mh("adapter", "approve", "2025-10-19", home=home).returncode == 0
+    r = run_blocked(["torch", "transformers", "peft", "gguf", "safetensors", "accelerate"],
+                    "train", "local", "--date", "2025-10-19", home=home)
+    assert_extra_hint(r, "train")
+    assert not (home / "metahuman-runs").exists() or not any((home / "metahuman-runs").iterdir())
