@@ -3,11 +3,16 @@ chat REPL, TUI, API) records the change the same way: security category, `warn` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import events
 from .identity import trust_rank, validate_trust
 
+if TYPE_CHECKING:
+    from .profile import Profile
 
-def set_trust(profile, level: str, *, actor: str, via: str | None = None) -> str:
+
+def set_trust(profile: Profile, level: str, *, actor: str, via: str | None = None) -> str:
     """Store the new trust level (effective at the next gate decision) and audit it.
     Returns the previous level. Raises ValidationFailed for an unknown level."""
     validate_trust(level)
@@ -24,7 +29,7 @@ def set_trust(profile, level: str, *, actor: str, via: str | None = None) -> str
     return old
 
 
-def record_yolo(profile, on: bool, *, actor: str, via: str | None = None) -> None:
+def record_yolo(profile: Profile, on: bool, *, actor: str, via: str | None = None) -> None:
     """YOLO is a per-session switch (never stored); turning it on or off is always audited."""
     details = {"yolo": on, "trust": profile.trust()}
     if via:

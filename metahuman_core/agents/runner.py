@@ -14,12 +14,15 @@ import signal
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import events
 from ..errors import ConfigError, CorruptFile, MHError
 from ..storage import PidLock
 from .records import AgentLog, RunStore
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 TICK = 0.1                 # how often the wait loop looks at the stop flag and the config
 MAX_BACKOFF_FACTOR = 16    # consecutive failed/LLM-less cycles stretch the wait up to 16x
@@ -40,7 +43,7 @@ class CycleResult:
 class Context:
     """What a cycle gets: the profile, a log, and a stop flag to check between items."""
 
-    def __init__(self, profile, name: str, log: AgentLog, *, once: bool = False):
+    def __init__(self, profile: Profile, name: str, log: AgentLog, *, once: bool = False):
         self.profile = profile
         self.name = name
         self.log = log
@@ -74,11 +77,11 @@ class Agent:
         raise NotImplementedError
 
 
-def lock_path(profile, name: str):
+def lock_path(profile: Profile, name: str):
     return profile.home.lock_file(f"agent-{name}")
 
 
-def running_pid(profile, name: str) -> int | None:
+def running_pid(profile: Profile, name: str) -> int | None:
     from ..storage import holder_pid
 
     return holder_pid(lock_path(profile, name))
@@ -98,7 +101,7 @@ def _classify(exc: BaseException) -> CycleResult:
 
 
 class Runner:
-    def __init__(self, profile, agent: Agent, *, once: bool | None = None,
+    def __init__(self, profile: Profile, agent: Agent, *, once: bool | None = None,
                  interval: float | None = None, echo: Callable[[str], None] | None = None):
         self.profile = profile
         self.agent = agent
@@ -278,7 +281,7 @@ class Runner:
             last_end = time.monotonic()
 
 
-def run_agent(profile, name_or_agent, *, once: bool | None = None, interval: float | None = None,
+def run_agent(profile: Profile, name_or_agent, *, once: bool | None = None, interval: float | None = None,
               echo: Callable[[str], None] | None = None) -> int:
     """`mh agent run NAME`: build the agent from the registry (or take an instance) and run it."""
     from .registry import get_agent

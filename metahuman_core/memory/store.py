@@ -14,7 +14,7 @@ import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .. import clock, ids
 from ..audit import audit_data_change
@@ -22,11 +22,14 @@ from ..errors import CorruptFile, NotFound
 from ..storage import atomic_write_bytes, atomic_write_json, dumps, file_lock, read_json
 from .schema import apply_changes, build_record, parse_timestamp
 
+if TYPE_CHECKING:
+    from ..profile import Profile
+
 RESOURCE = "memory"
 
 
 class MemoryStore:
-    def __init__(self, profile):
+    def __init__(self, profile: Profile):
         self.profile = profile
         self.home = profile.home
         self.root = self.home.episodic

@@ -5,14 +5,19 @@ Every path goes through `metahuman_core.sandbox`; paths in results are relative 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from ..errors import MHError
 from ..sandbox import Sandbox
 from .registry import Args, Skill, register
 
+if TYPE_CHECKING:
+    from ..profile import Profile
 
-def _box(profile) -> Sandbox:
+
+def _box(profile: Profile) -> Sandbox:
     return Sandbox(profile.root)
 
 
@@ -41,11 +46,11 @@ class DeleteArgs(Args):
     path: str = Field(..., description="File under out/, e.g. \"out/notes.txt\".")
 
 
-def fs_list(profile, args: ListArgs, actor: str) -> dict:
+def fs_list(profile: Profile, args: ListArgs, actor: str) -> dict:
     return _box(profile).list(args.path, args.pattern, recursive=args.recursive)
 
 
-def fs_read(profile, args: ReadArgs, actor: str) -> dict:
+def fs_read(profile: Profile, args: ReadArgs, actor: str) -> dict:
     shown, data = _box(profile).read_bytes(args.path)
     if b"\x00" in data[:8192]:
         raise MHError(f"{shown} is a binary file; fs_read reads text only")
@@ -56,35 +61,35 @@ def fs_read(profile, args: ReadArgs, actor: str) -> dict:
     return {"path": shown, "content": text, "size": len(data)}
 
 
-def fs_write(profile, args: WriteArgs, actor: str) -> dict:
+def fs_write(profile: Profile, args: WriteArgs, actor: str) -> dict:
     return _box(profile).write_bytes(args.path, args.content.encode("utf-8"),
                                      overwrite=args.overwrite)
 
 
-def fs_mkdir(profile, args: MkdirArgs, actor: str) -> dict:
+def fs_mkdir(profile: Profile, args: MkdirArgs, actor: str) -> dict:
     return _box(profile).mkdir(args.path)
 
 
-def fs_delete(profile, args: DeleteArgs, actor: str) -> dict:
+def fs_delete(profile: Profile, args: DeleteArgs, actor: str) -> dict:
     return _box(profile).delete(args.path)
 
 
-def _check_read(profile, args) -> None:
+def _check_read(profile: Profile, args) -> None:
     _box(profile).resolve_read(args.path)
 
 
-def _check_list(profile, args: ListArgs) -> None:
+def _check_list(profile: Profile, args: ListArgs) -> None:
     from ..sandbox import check_pattern
 
     _box(profile).resolve_read(args.path)
     check_pattern(args.pattern)
 
 
-def _check_write(profile, args: WriteArgs) -> None:
+def _check_write(profile: Profile, args: WriteArgs) -> None:
     _box(profile).resolve_write(args.path)
 
 
-def _check_delete(profile, args: DeleteArgs) -> None:
+def _check_delete(profile: Profile, args: DeleteArgs) -> None:
     _box(profile).resolve_write(args.path, verb="delete", final_link_ok=True)
 
 

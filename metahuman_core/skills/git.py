@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MHError
 from .registry import Args, Skill, register
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 MAX_ENTRIES = 1000
 TIMEOUT = 20
@@ -58,7 +61,7 @@ def _branch(header: str) -> dict:
     return info
 
 
-def git_status(profile, args: NoArgs, actor: str) -> dict:
+def git_status(profile: Profile, args: NoArgs, actor: str) -> dict:
     root = os.path.realpath(profile.root)
     top = _git(root, "rev-parse", "--show-toplevel")
     if top.returncode != 0:

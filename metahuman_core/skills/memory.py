@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 from pydantic import Field
 
 from .registry import Args, Skill, register
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 
 class MemorySearchArgs(Args):
@@ -23,7 +28,7 @@ class CaptureArgs(Args):
     tags: list[str] = Field(default_factory=list, description="Labels for the memory.")
 
 
-def memory_search(profile, args: MemorySearchArgs, actor: str) -> dict:
+def memory_search(profile: Profile, args: MemorySearchArgs, actor: str) -> dict:
     from ..search import search
 
     hits = [h.to_dict() if hasattr(h, "to_dict") else dict(h)
@@ -34,7 +39,7 @@ def memory_search(profile, args: MemorySearchArgs, actor: str) -> dict:
     return out
 
 
-def capture_memory(profile, args: CaptureArgs, actor: str) -> dict:
+def capture_memory(profile: Profile, args: CaptureArgs, actor: str) -> dict:
     from ..memory import MemoryStore
 
     record = MemoryStore(profile).capture(args.content, type=args.type, tags=args.tags, actor=actor)

@@ -8,12 +8,15 @@ for tool calling. Nothing here decides or runs anything on its own: every call g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import NotFound, ValidationFailed
 from ..identity import TRUST_LEVELS
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 
 class Args(BaseModel):
@@ -74,7 +77,7 @@ class Skill:
             return {"count": len(result)}
         return {}
 
-    def run(self, profile, args: dict | BaseModel, *, actor: str = "agent") -> Any:
+    def run(self, profile: Profile, args: dict | BaseModel, *, actor: str = "agent") -> Any:
         """Run the function directly. Only the gate calls this: it has decided already."""
         model = args if isinstance(args, BaseModel) else self.parse_args(args)
         return self.fn(profile, model, actor)

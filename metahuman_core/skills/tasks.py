@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
 from ..ids import TASK_ID_RE
 from .registry import Args, Skill, register
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 Status = Literal["todo", "in_progress", "blocked", "done", "cancelled"]
 Priority = Literal["P0", "P1", "P2", "P3"]
@@ -44,7 +47,7 @@ class TaskUpdateArgs(Args):
         return value
 
 
-def _store(profile):
+def _store(profile: Profile):
     from ..tasks import TaskStore
 
     return TaskStore(profile)
@@ -54,7 +57,7 @@ def _plain(task) -> dict:
     return task.to_dict() if hasattr(task, "to_dict") else dict(task)
 
 
-def task_list(profile, args: TaskListArgs, actor: str) -> dict:
+def task_list(profile: Profile, args: TaskListArgs, actor: str) -> dict:
     store = _store(profile)
     tasks = store.list_completed() if args.status in DONE else store.list_active()
     tasks = [_plain(t) for t in tasks]
@@ -63,7 +66,7 @@ def task_list(profile, args: TaskListArgs, actor: str) -> dict:
     return {"tasks": tasks, "count": len(tasks), "status": args.status}
 
 
-def task_find(profile, args: TaskFindArgs, actor: str) -> dict:
+def task_find(profile: Profile, args: TaskFindArgs, actor: str) -> dict:
     matches = [_plain(t) for t in _store(profile).find(args.query)]
     out = {"query": args.query, "matches": matches, "count": len(matches),
            "match": matches[0] if matches else None}
@@ -72,13 +75,13 @@ def task_find(profile, args: TaskFindArgs, actor: str) -> dict:
     return out
 
 
-def task_create(profile, args: TaskCreateArgs, actor: str) -> dict:
+def task_create(profile: Profile, args: TaskCreateArgs, actor: str) -> dict:
     return _plain(_store(profile).create(args.title, description=args.description,
                                          priority=args.priority, due=args.due, tags=args.tags,
                                          actor=actor))
 
 
-def task_update_status(profile, args: TaskUpdateArgs, actor: str) -> dict:
+def task_update_status(profile: Profile, args: TaskUpdateArgs, actor: str) -> dict:
     return _plain(_store(profile).set_status(args.task_id, args.status, actor=actor))
 
 

@@ -88,7 +88,7 @@ def reap(profile: Profile, *, dry_run: bool = False, client: RunPodClient | None
     return results
 
 
-def _reap_run(profile, run: runs_mod.Run, summary: dict, client: RunPodClient,
+def _reap_run(profile: Profile, run: runs_mod.Run, summary: dict, client: RunPodClient,
               actor: str) -> list[dict[str, Any]]:
     results = []
     state.find_requested_pod(client, summary)

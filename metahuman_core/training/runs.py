@@ -63,7 +63,7 @@ def claim_dir(parent: Path, base: str) -> tuple[str, Path]:
     raise ValidationFailed(f"{parent}: no free run name for {base} (999 used)")
 
 
-def dataset_dir(profile, label: str) -> Path:
+def dataset_dir(profile: Profile, label: str) -> Path:
     path = profile.home.adapters / validate_label(label)
     if not (path / f"{label}.jsonl").is_file():
         raise NotFound(f"no dataset {label} ({path / (label + '.jsonl')} missing)",
@@ -71,7 +71,7 @@ def dataset_dir(profile, label: str) -> Path:
     return path
 
 
-def dataset_labels(profile) -> list[str]:
+def dataset_labels(profile: Profile) -> list[str]:
     root = profile.home.adapters
     if not root.is_dir():
         return []
@@ -102,21 +102,21 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 # ------------------------------------------------------------------------------ persona naming
-def persona_name(profile) -> str:
+def persona_name(profile: Profile) -> str:
     ident = profile.persona.core().get("identity") or {}
     return str(ident.get("name") or ident.get("humanName") or "persona").strip() or "persona"
 
 
-def persona_slug(profile) -> str:
+def persona_slug(profile: Profile) -> str:
     return slugify(persona_name(profile), 24)
 
 
-def model_name(profile, label: str) -> str:
+def model_name(profile: Profile, label: str) -> str:
     """The Ollama name of an activated adapter: <persona>-<label>, e.g. greg-2025-10-24."""
     return f"{persona_slug(profile)}-{validate_label(label)}"
 
 
-def persona_system_prompt(profile) -> str:
+def persona_system_prompt(profile: Profile) -> str:
     """The system prompt used in training and set on the Ollama model: they must be the same."""
     core = profile.persona.core()
     ident = core.get("identity") or {}
@@ -176,7 +176,7 @@ class Run:
         return found[0] if found else None
 
 
-def open_run(profile, label: str) -> Run:
+def open_run(profile: Profile, label: str) -> Run:
     path = profile.home.runs / validate_label(label)
     if not path.is_dir():
         raise NotFound(f"no training run {label} ({path} missing)", hint="mh train status")
@@ -316,7 +316,7 @@ def latest_run_status(profile: Profile) -> RunStatus | None:
     return run_status(found[-1]) if found else None
 
 
-def trainer_config(profile, dataset_label: str, base_model: str | None = None,
+def trainer_config(profile: Profile, dataset_label: str, base_model: str | None = None,
                    mode: str = "local") -> dict[str, Any]:
     """config.json for the trainer: the seed's keys from etc/training.json, plus ours."""
     training = profile.config.get("training")
@@ -334,7 +334,7 @@ def trainer_config(profile, dataset_label: str, base_model: str | None = None,
     return cfg
 
 
-def create_run(profile, dataset_label: str, *, base_model: str | None = None,
+def create_run(profile: Profile, dataset_label: str, *, base_model: str | None = None,
                mode: str = "local") -> Run:
     """Claim metahuman-runs/<LABEL>[-N]/ and write its inputs; never touches an existing run."""
     src = dataset_dir(profile, dataset_label)
@@ -378,7 +378,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def publish(profile, run: Run) -> dict[str, str]:
+def publish(profile: Profile, run: Run) -> dict[str, str]:
     """Hard-link the run's adapter, GGUF and eval.json into out/adapters/<LABEL>/."""
     dest = dataset_dir(profile, run.dataset)
     out: dict[str, str] = {}
@@ -397,7 +397,7 @@ def publish(profile, run: Run) -> dict[str, str]:
     return out
 
 
-def published_run(profile, label: str) -> Run | None:
+def published_run(profile: Profile, label: str) -> Run | None:
     """The run whose artifacts sit in out/adapters/<label>/, if any."""
     info = read_json_or(dataset_dir(profile, label) / "run.json", {})
     run = info.get("run")
@@ -406,6 +406,6 @@ def published_run(profile, label: str) -> Run | None:
     return None
 
 
-def published_gguf(profile, label: str) -> Path | None:
+def published_gguf(profile: Profile, label: str) -> Path | None:
     found = sorted(dataset_dir(profile, label).glob("*.gguf"))
     return found[0] if found else None
