@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import AlreadyRunning, CorruptFile
 
@@ -92,6 +93,22 @@ def exclusive_create(directory: Path, stem: str, data: bytes, suffix: str = ".js
 
 def exclusive_create_json(directory: Path, stem: str, data: Any) -> Path:
     return exclusive_create(directory, stem, dumps(data).encode("utf-8"))
+
+
+def sha256_file(path: Path, *, on_progress: Callable[[int, int], None] | None = None,
+                chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks (GGUFs are gigabytes); on_progress(done, total).
+    The one implementation: callers add their own prefix ("sha256:" for Ollama blobs)."""
+    path = Path(path)
+    total = path.stat().st_size
+    h, done = hashlib.sha256(), 0
+    with path.open("rb") as fh:
+        while data := fh.read(chunk):
+            h.update(data)
+            done += len(data)
+            if on_progress:
+                on_progress(done, total)
+    return h.hexdigest()
 
 
 def read_json(path: Path) -> Any:

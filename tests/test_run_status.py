@@ -68,3 +68,25 @@ def test_progress_tail_reads_only_the_end(profile):
     run.progress_path.write_text(big + json.dumps({"stage": "TRAINING", "pct": 50.0}) + "\n")
     st = runs.run_status(run)
     assert st.pct == 50.0 and st.loss == 2.0
+
+
+def test_one_list_of_stages():
+    """STAGES lives in trainer/progress.py (the trainer cannot import the core); the core
+    re-exports that very tuple for the faces, so there is nothing to drift."""
+    import trainer.progress
+
+    assert runs.STAGES is trainer.progress.STAGES
+    assert runs.STAGES[0] == "INIT" and runs.STAGES[-1] == "COMPLETE"
+
+
+def test_one_sha256_file(tmp_path):
+    import hashlib
+
+    from metahuman_core.storage import sha256_file
+
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"x" * 3_000_000)
+    seen = []
+    assert sha256_file(path, on_progress=lambda d, t: seen.append((d, t)), chunk=1 << 20) == \
+        hashlib.sha256(b"x" * 3_000_000).hexdigest()
+    assert seen[-1] == (3_000_000, 3_000_000) and len(seen) == 3

@@ -29,6 +29,9 @@ from ..errors import NotFound, ValidationFailed
 from ..ids import slugify, validate_date
 from ..storage import atomic_write_json, read_json_or
 
+# The one list of training stages (the trainer writes them; every face shows them from here).
+from trainer.progress import STAGES as STAGES  # noqa: E402 - trainer/ cannot import the core
+
 if TYPE_CHECKING:
     from ..profile import Profile
 
