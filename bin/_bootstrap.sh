@@ -29,7 +29,8 @@ mh_run_logged() {
     cols=$(( $(tput cols 2>/dev/null || echo 80) - 20 ))
     (( cols < 20 )) && cols=20
     while kill -0 "$pid" 2>/dev/null; do
-      line="$(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | sed 's/^### //' | cut -c1-"$cols")"
+      line="$(tail -n 20 "$log" 2>/dev/null | tr -d '\r' | grep -v '^WARNING: Location' \
+              | tail -n 1 | sed 's/^### //' | cut -c1-"$cols")" || true
       printf '\r\033[K  %s %3ds  %s' "${spin:i++%4:1}" $((SECONDS - start)) "$line" >&2
       sleep 0.3
     done
