@@ -30,9 +30,15 @@ PLACEHOLDER = "Search…  type:journal  tag:work  after:2025-10-01  -word  (Esc:
 
 class SearchFinished(Message):
     def __init__(self, seq: int, query: str, rows: list, total: int | None,
-                 error: str | None = None) -> None:
+                 error: str | None = None, more: bool = False, keep: str | None = None) -> None:
         super().__init__()
         self.seq, self.query, self.rows, self.total, self.error = seq, query, rows, total, error
+        self.more = more        # a search capped at search_limit: more memories match
+        self.keep = keep        # a live refresh keeps the cursor on this memory id
+
+
+class IndexChanged(Message):
+    """Memories were captured, changed or removed elsewhere (another process, the chat)."""
 
 
 class MemoryChanged(Message):
@@ -62,6 +68,7 @@ class MemoryScreen(PaneScreen):
         self._timer: Timer | None = None
         self._preview_timer: Timer | None = None
         self.query_text = ""
+        self._stamp: tuple | None = None
 
     def compose_pane(self) -> ComposeResult:
         yield TextInput(placeholder=PLACEHOLDER, id="memory-search", compact=True)
@@ -75,6 +82,28 @@ class MemoryScreen(PaneScreen):
     def on_mount(self) -> None:
         self.query_one(MemoryList).focus()
         self.start_search()
+        self.every(2.0, self.poll_index)
+
+    # ------------------------------------------------------------------ live updates
+    @work(thread=True, exclusive=True, group="memory-poll", exit_on_error=False)
+    def poll_index(self) -> None:
+        """Reload when the index changed: a commit by another process (PRAGMA data_version) or
+        a capture in this one (the count). Cheap: a folder scan and two tiny queries."""
+        try:
+            index = self.services.memory_index()
+            index.sync()
+            with index.lock:
+                version = index.conn.execute("PRAGMA data_version").fetchone()[0]
+            stamp = (version, index.count())
+        except Exception:  # noqa: BLE001 - the next search shows the problem
+            return
+        if self._stamp is not None and stamp != self._stamp:
+            self.post_message(IndexChanged())
+        self._stamp = stamp
+
+    def on_index_changed(self, _: IndexChanged) -> None:
+        row = self.query_one(MemoryList).current
+        self.start_search(keep=row.id if row else None)
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._update_header)   # the list's new width is known then
@@ -97,21 +126,24 @@ class MemoryScreen(PaneScreen):
         self.start_search()
         self.query_one(MemoryList).focus()
 
-    def start_search(self) -> None:
+    def start_search(self, keep: str | None = None) -> None:
         self._seq += 1
         self.query_text = self.query_one("#memory-search", Input).value.strip()
-        self.query_one("#memory-info", Static).update(
-            f"searching {self.query_text!r}…" if self.query_text else "listing…")
-        self.run_search(self.query_text, self._seq)
+        if keep is None:
+            self.query_one("#memory-info", Static).update(
+                f"searching {self.query_text!r}…" if self.query_text else "listing…")
+        self.run_search(self.query_text, self._seq, keep)
 
     @work(thread=True, exclusive=True, group="memory-search", exit_on_error=False)
-    def run_search(self, query: str, seq: int) -> None:
+    def run_search(self, query: str, seq: int, keep: str | None = None) -> None:
         worker = get_current_worker()
+        more = False
         try:
             if query:
-                hits = self.services.search(query, limit=self.settings.search_limit,
-                                            highlight=MARKS)
-                rows = [MemoryRow.from_record(h) for h in hits]
+                limit = self.settings.search_limit
+                hits = self.services.search(query, limit=limit + 1, highlight=MARKS)
+                more = len(hits) > limit          # one extra hit tells that more match
+                rows = [MemoryRow.from_record(h) for h in hits[:limit]]
                 total = None
             else:
                 index = self.services.memory_index()
@@ -127,7 +159,7 @@ class MemoryScreen(PaneScreen):
             self.post_message(SearchFinished(seq, query, [], 0, error_text(exc, one_line=True)))
             return
         if not worker.is_cancelled:
-            self.post_message(SearchFinished(seq, query, rows, total))
+            self.post_message(SearchFinished(seq, query, rows, total, more=more, keep=keep))
 
     def on_search_finished(self, message: SearchFinished) -> None:
         if message.seq != self._seq:
@@ -135,16 +167,23 @@ class MemoryScreen(PaneScreen):
         info = self.query_one("#memory-info", Static)
         lst = self.query_one(MemoryList)
         lst.set_rows(message.rows)
+        if message.keep:
+            lst.move_to(lst.index_of(message.keep))
         self._update_header()
+        capture = self.app.key_for("memory.capture", first=True)  # type: ignore[attr-defined]
         if message.error:
             info.update(f"⚠ {message.error}")
         elif message.query:
             n = len(message.rows)
-            info.update(f"{n} hit{'s' if n != 1 else ''} for {message.query!r}"
-                        if n else f"nothing found for {message.query!r}")
+            hits = f"{n:,} hit{'s' if n != 1 else ''} for {message.query!r}"
+            info.update(f"first {hits} · more match: narrow the search" if message.more
+                        else hits if n else
+                        f"nothing found for {message.query!r} · Esc back to the list")
         else:
             shown, total = len(message.rows), message.total or 0
-            info.update(f"{shown:,} memories, newest first" if shown >= total
+            info.update(f"No memories yet: press {capture} to capture one (or mh capture, "
+                        "mh ingest)" if not shown else
+                        f"{shown:,} memories, newest first" if shown >= total
                         else f"{shown:,} of {total:,} memories, newest first")
         self._preview()
 

@@ -157,8 +157,14 @@ class TasksScreen(PaneScreen):
                 narrow.add_options([Option(task_label(t, with_status=True), id=t["id"])
                                     for t in items])
         active = sum(counts[c] for c in COLUMNS if c != "done")
-        info.update(f"{active} open · {counts['done']} recently done · "
-                    "[ ] move · n new · e edit · p priority · d done")
+        key = lambda binding: self.app.key_for(binding, first=True)  # type: ignore[attr-defined]  # noqa: E731
+        if not message.tasks:
+            info.update(f"No tasks yet: press {key('tasks.new')} to create one (or mh task add)")
+        else:
+            info.update(f"{active} open · {counts['done']} recently done · "
+                        f"{key('tasks.back')} {key('tasks.forward')} move · {key('tasks.new')} new · "
+                        f"{key('tasks.edit')} edit · {key('tasks.priority')} priority · "
+                        f"{key('tasks.done')} done")
         self._focus_task(keep)
 
     # ------------------------------------------------------------------ selection

@@ -113,6 +113,13 @@ class MemoryList(LineList):
             self._cache[memory_id] = cached
         return cached
 
+    def index_of(self, memory_id: str) -> int:
+        """The row of a memory id (0 if it is gone): a refresh keeps the cursor on it."""
+        for i, item in enumerate(self.rows):
+            if (item.id if isinstance(item, MemoryRow) else item[0]) == memory_id:
+                return i
+        return 0
+
     @property
     def current(self) -> MemoryRow | None:
         if 0 <= self.cursor < len(self.rows):

@@ -178,3 +178,66 @@ def test_hundred_thousand_rows_are_virtual(make_app, tmp_path):
             await pilot.press("pageup", "pageup", "k")
             assert lst.cursor < 99_999 - 30
     run(main())
+
+
+def test_memories_captured_elsewhere_appear_live(make_app, tui_profile):
+    """Another process (the CLI, an agent) and the chat in this process capture memories: the
+    list refreshes on its poll, and the cursor stays on the memory the person was reading."""
+    import subprocess
+    import sys
+
+    from .conftest import REPO_ENV
+
+    code = ("from metahuman_core.profile import Profile; from metahuman_core.memory import "
+            "MemoryStore; MemoryStore(Profile(%r)).capture('Captured from the CLI.', "
+            "type='observation', actor='cli')" % str(tui_profile.root))
+
+    async def main():
+        app = make_app(start="memory")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            lst = screen.query_one(MemoryList)
+            await pilot.press("j", "j")
+            reading = lst.current.id
+            screen.poll_index()                    # what the timer calls: nothing changed
+            await settle(pilot)
+            assert lst.count == 8
+            subprocess.run([sys.executable, "-c", code], check=True, env=REPO_ENV, timeout=60)
+            screen.poll_index()
+            await settle(pilot)
+            assert lst.count == 9 and lst.current.id == reading
+            assert "9 memories" in screen_text(app)
+            MemoryStore(tui_profile).capture("Saved by the chat in this process.",
+                                             type="conversation", actor="tui")
+            screen.poll_index()
+            await settle(pilot)
+            assert lst.count == 10 and lst.current.id == reading
+    run(main())
+
+
+def test_a_capped_search_says_so_and_empty_panes_say_what_to_press(make_app, tmp_path):
+    from metahuman_core.profile import Profile, init_profile
+
+    async def main():
+        app = make_app(start="memory", search_limit=1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            box = screen.query_one("#memory-search", Input)
+            box.value = "sarah"
+            box.focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            flat = " ".join(screen_text(app).split())
+            assert "first 1 hit for 'sarah'" in flat and "more match" in flat
+            assert "1 hit for 'sarah'" not in flat.replace("first 1 hit", "")
+        init_profile(tmp_path / "empty")
+        empty = Profile(tmp_path / "empty")
+        app = make_app(empty, start="memory")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_memory(pilot)
+            assert "press n to capture" in " ".join(screen_text(app).split())
+        app = make_app(empty, start="tasks")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "press n to create" in " ".join(screen_text(app).split())
+    run(main())
