@@ -196,3 +196,17 @@ def test_serve_on_a_busy_port_prints_only_our_message(mh):
     assert r.stderr.splitlines() == [
         f"error: cannot listen on 127.0.0.1:{port}: the port is already in use",
         "  hint: pick another port with --port (or stop what is using it)"], r.stderr
+
+
+def test_serve_tui_on_a_busy_port_prints_only_our_message(mh):
+    import socket
+    import pytest
+    pytest.importorskip("textual_serve")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = mh("serve-tui", "--port", str(port), timeout=30)
+    assert r.returncode == 1 and r.stdout == "", r.stdout
+    assert r.stderr.splitlines()[0] == \
+        f"error: cannot listen on 127.0.0.1:{port}: the port is already in use", r.stderr

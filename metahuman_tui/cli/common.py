@@ -85,3 +85,29 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why a server (uvicorn, textual-serve) could not listen on host:port (None: it can),
+    checked the way they bind, before anything is printed."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return f"cannot resolve the host {host!r}"
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is already in use"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine"
+            if exc.errno == errno.EACCES:
+                return "not allowed (ports below 1024 need extra privileges)"
+            return exc.strerror or str(exc)
+    return None

@@ -7,34 +7,9 @@ request when the server is bound to a non-loopback address (there is no way to t
 
 from __future__ import annotations
 
-import errno
-import socket
-
 import typer
 
 from . import common
-
-
-def bind_problem(host: str, port: int) -> str | None:
-    """Why uvicorn could not listen on host:port (None: it can), checked the way it binds."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror:
-        return f"cannot resolve the host {host!r}"
-    family, _, _, _, addr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return "the port is already in use"
-            if exc.errno == errno.EADDRNOTAVAIL:
-                return f"{host} is not an address of this machine"
-            if exc.errno == errno.EACCES:
-                return "not allowed (ports below 1024 need extra privileges)"
-            return exc.strerror or str(exc)
-    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -70,7 +45,7 @@ def register(app: typer.Typer) -> None:
         from metahuman_tui.http.auth import is_loopback_host
 
         shown = f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
-        problem = bind_problem(bind.strip("[]"), bind_port)
+        problem = common.bind_problem(bind.strip("[]"), bind_port)
         if problem:  # before any banner: nothing printed but the reason
             common.fail(f"cannot listen on {shown}:{bind_port}: {problem}", 1,
                         hint="pick another port with --port (or stop what is using it)")

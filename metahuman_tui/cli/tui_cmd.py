@@ -62,6 +62,10 @@ def register(app: typer.Typer) -> None:
         require("textual_serve")  # not installed: one line with the install command
         from textual_serve.server import Server
 
+        problem = common.bind_problem("127.0.0.1", port)
+        if problem:  # before textual-serve's banner: nothing printed but the reason
+            common.fail(f"cannot listen on 127.0.0.1:{port}: {problem}", 1,
+                        hint="pick another port with --port (or stop what is using it)")
         common.echo(f"Serving the MetaHuman OS app on http://127.0.0.1:{port} "
                     "(loopback only; Ctrl+C stops)")
         Server(serve_command(str(prof.root)), host="127.0.0.1", port=port,
