@@ -147,3 +147,13 @@ def subtract(have: list[list[int]], minus: list[list[int]]) -> list[list[int]]:
 
 def describe(ranges: list[list[int]]) -> str:
     return ", ".join(_range(a, b) for a, b in ranges)
+
+
+def entries(ranges: list[list[int]]) -> str:
+    """"entry seq 7" or "entries seq 7–9, seq 12" (for messages)."""
+    one = len(ranges) == 1 and ranges[0][0] == ranges[0][1]
+    return f"{'entry' if one else 'entries'} {describe(ranges)}"
+
+
+def are(ranges: list[list[int]]) -> str:
+    return "is" if len(ranges) == 1 and ranges[0][0] == ranges[0][1] else "are"

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .audit_head import (
+    are,
+    entries,
     Day,
     Head,
     describe,
@@ -72,9 +74,10 @@ def diagnose(log: AuditLog, head: Head | None, status: str, days: dict[str, Day]
     if head is not None:
         if tail_seq < head.seq:
             found.append(f"the log ends at seq {tail_seq} but the head record says seq "
-                         f"{head.seq}: entries {describe([[tail_seq + 1, head.seq]])} missing")
+                         f"{head.seq}: {entries([[tail_seq + 1, head.seq]])} missing")
         elif tail_seq > head.seq:
-            found.append(f"entries {describe([[head.seq + 1, tail_seq]])} are past the head "
+            extra = [[head.seq + 1, tail_seq]]
+            found.append(f"{entries(extra)} {are(extra)} past the head "
                          f"record (seq {head.seq}): added by hand, or the head was rolled back")
         elif tail_hash != head.hash:
             found.append(f"the last entry (seq {tail_seq}) does not match the head record's hash: "

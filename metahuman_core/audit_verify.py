@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from . import clock
 from .audit_head import (
+    are,
+    entries,
     Day,
     Head,
     describe,
@@ -137,12 +139,13 @@ def _walk(result: VerifyResult, scans: list[FileScan], expected: dict[str, Day] 
             gap = [[want_seq, run.first - 1]]
             hint = _who_held(expected, gap)
             start = " from the start of the log" if want_seq == 1 else f" (after {where})"
-            result.fail(s.rel, run.line, f"entries {describe(gap)} missing{start}: deleted"
+            result.fail(s.rel, run.line, f"{entries(gap)} missing{start}: deleted"
                         f"{hint}", "missing")
         elif run.first < want_seq:
             if not run.orphan:
-                result.fail(s.rel, run.line, f"entries {describe([[run.first, min(run.last, want_seq - 1)]])}"
-                            f" appear twice (also before {where}): copied or forked", "duplicate")
+                dup = [[run.first, min(run.last, want_seq - 1)]]
+                result.fail(s.rel, run.line, f"{entries(dup)} written twice (already seen up to "
+                            f"{where}): copied or forked", "duplicate")
             if run.last < want_seq:
                 continue
         elif run.prev != want_prev:
@@ -176,11 +179,12 @@ def _check_end(result: VerifyResult, scans: list[FileScan], head: Head | None,
                 last_line = r.line + (r.last - r.first)
     where = last_file or (log.rel(log.day_path(head.date)) if head.date else log.rel(log.head_path))
     if head.seq > last_seq:
-        result.fail(where, last_line, f"entries {describe([[last_seq + 1, head.seq]])} missing "
+        result.fail(where, last_line, f"{entries([[last_seq + 1, head.seq]])} missing "
                     f"from the end: the head record says the log ends at seq {head.seq}",
                     "truncated")
     elif head.seq < last_seq:
-        result.fail(where, last_line, f"entries {describe([[head.seq + 1, last_seq]])} are past "
+        extra = [[head.seq + 1, last_seq]]
+        result.fail(where, last_line, f"{entries(extra)} {are(extra)} past "
                     f"the head record (seq {head.seq}): added by hand, or the head was rolled back",
                     "extended")
     elif head.hash != last_hash:
@@ -215,10 +219,10 @@ def _check_days(result: VerifyResult, scans: list[FileScan], expected: dict[str,
         lost = subtract(merge(want.segs), have)
         extra = subtract(have, merge(want.segs))
         if lost and not all_days:
-            result.fail(rel, _line_near(s, lost[0][0]), f"entries {describe(lost)} missing from "
+            result.fail(rel, _line_near(s, lost[0][0]), f"{entries(lost)} missing from "
                         f"this file (the head record lists {want.span()})", "missing")
         if extra and not all_days:
-            result.fail(rel, _line_near(s, extra[0][0]), f"entries {describe(extra)} are not in "
+            result.fail(rel, _line_near(s, extra[0][0]), f"{entries(extra)} {are(extra)} not in "
                         f"the head record (it lists {want.span()}): added by hand", "extended")
         if rel not in bad_files and not lost and not extra and (
                 s.size != want.size or s.first_hash != want.first or s.last_hash != want.last):

@@ -105,7 +105,7 @@ TAMPER = {
     "insert_copy": (lambda h: put(h, D2, lines(h, D2)[:3] + [lines(h, D1)[1]] + lines(h, D2)[3:]),
                     f"{D2}.ndjson:4:", "seq 2 comes after seq 8"),
     "insert_forged_at_end": (lambda h: put(h, D3, lines(h, D3) + [forged_next(h, D3)]),
-                             f"{D3}.ndjson:", "seq 14 are past the head record"),
+                             f"{D3}.ndjson:", "seq 14 is past the head record"),
     "reorder": (lambda h: put(h, D2, [lines(h, D2)[1], lines(h, D2)[0]] + lines(h, D2)[2:]),
                 f"{D2}.ndjson:2:", "seq 6 comes after seq 7"),
     "move_between_days": (lambda h: (put(h, D2, [lines(h, D1)[-1]] + lines(h, D2)),
@@ -123,6 +123,8 @@ TAMPER = {
                       "2025-10-16.ndjson:1:", f"dated {D2}, not 2025-10-16"),
     "rename_newest": (lambda h: day(h, D3).rename(day(h, "2025-10-20")),
                       "2025-10-20.ndjson:1:", f"dated {D3}, not 2025-10-20"),
+    "copy_day_file": (lambda h: shutil.copy(day(h, D2), day(h, "2025-10-15")),
+                      "2025-10-15.ndjson:1:", "written twice"),
     "garbage_line": (lambda h: put(h, D3, lines(h, D3) + ["rm -rf / # oops\n"]),
                      f"{D3}.ndjson:5:", "not an audit entry"),
     "garbage_middle": (lambda h: put(h, D2, lines(h, D2)[:2] + ["{}\n"] + lines(h, D2)[2:]),
@@ -167,7 +169,7 @@ def test_tamper_is_reported_also_after_the_next_append(log_home, name):
 @pytest.mark.parametrize("name,fragment", [
     ("empty_newest", "day file emptied"), ("delete_newest_file", "day file missing"),
     ("delete_last_newest", "seq 12–13 missing"), ("garbage_line", "not an audit entry"),
-    ("insert_forged_at_end", "seq 14 are not in the head record"),
+    ("insert_forged_at_end", "seq 14 is not in the head record"),
     ("head_deleted", "head record missing")])
 def test_plain_verify_of_today_catches_damage_to_today(log_home, name, fragment):
     """`mh audit verify` (today only, the seed's habit) is not fooled by an emptied day either."""
