@@ -72,7 +72,7 @@ def collect_status(profile: Profile, *, probe_llm: bool = True) -> dict[str, Any
         probe = safe_health(profile)
         llm = probe.to_dict()
         if not probe.ok:
-            problems.append(f"LLM: {probe.message}" + (f" (hint: {probe.hint})" if probe.hint else ""))
+            problems.append(f"LLM: {probe.message} (details: mh model status)")
     h = profile.home
     try:  # the index knows valid memories (unreadable files are reported, not counted)
         import sqlite3
