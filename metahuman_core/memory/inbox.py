@@ -198,6 +198,7 @@ class _Run:
         memory_ids, keys = self._write(path.name, sha, records)
         self.imported.add(sha)
         report.update(status="imported", memories=len(memory_ids))
+        self.summary["reports"].append(report)      # in file order, whatever flushes when
         self.pending.append(_Written(path, sha, memory_ids, keys, report))
         if len(self.pending) >= self.batch:
             self.flush()
@@ -290,7 +291,6 @@ class _Run:
                                                    "duplicates")}})
             self.summary["files"] += 1
             self.summary["memories"] += len(w.ids)
-            self.summary["reports"].append(w.report)
         self.pending.clear()
 
     def _fail(self, path: Path, reason: str, sha: str, report: dict) -> None:

@@ -147,38 +147,58 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ingest")
     def ingest(
-        paths: Optional[List[str]] = typer.Argument(None, help="Files or folders (their top-level files)."),
+        paths: Optional[List[str]] = typer.Argument(
+            None, help="Files or folders (their top-level files; a vault with .obsidian/ is one import)."),
         now: bool = typer.Option(False, "--now", help="Import the inbox at once."),
+        format_: str = typer.Option(
+            None, "--format", help="Force a format: whatsapp, telegram, markdown, json, jsonl, text."),
+        me: Optional[List[str]] = typer.Option(
+            None, "--me", help="Your name in chat exports (repeatable; default: persona name and aliases)."),
+        recursive: bool = typer.Option(False, "--recursive", "-r", help="Also the files in subfolders."),
         json_out: bool = typer.Option(False, "--json", help="Result as JSON."),
     ) -> None:
         """Copy files into memory/inbox/ (the ingestor agent imports them; --now does it here)."""
         from pathlib import Path
 
-        from metahuman_core.memory.inbox import ingest_paths, process_inbox
+        from metahuman_core.memory.importers import check_format
+        from metahuman_core.memory.inbox import Skipped, ingest_paths, process_inbox
+
+        from . import ingest_view
 
         prof = common.profile()
         if not paths and not now:
             common.fail("give files or folders to ingest, or --now to import the inbox", 2)
-        binary: list[Path] = []
+        if format_ and not paths:
+            common.fail("--format applies to the files given: mh ingest FILE --format NAME", 2)
+        skipped = Skipped()
         queued = ingest_paths(prof, [Path(p) for p in paths or []], actor=common.ACTOR,
-                              skipped=binary)
+                              skipped=skipped, recursive=recursive,
+                              format=check_format(format_) if format_ else None, me=me)
         result: dict = {"queued": [str(p.relative_to(prof.root)) for p in queued],
-                        "skippedBinary": [str(p) for p in binary]}
+                        "skippedBinary": [str(p) for p in skipped.binary],
+                        "skippedFolders": [str(p) for p in skipped.folders]}
         if now:
-            result.update(process_inbox(prof, actor=common.ACTOR, settle_s=0))
+            with ingest_view.progress_bar() as progress:
+                result.update(process_inbox(prof, actor=common.ACTOR, settle_s=0, me=me,
+                                            progress=progress if not json_out else None))
         if json_out:
             common.emit_json(result)
-            return
-        if paths:
-            common.echo(f"Queued {len(queued)} file(s) in memory/inbox/")
-            if binary:
-                common.echo(f"Left {len(binary)} binary file(s) where they are, e.g. {binary[0]}")
-        if now:
-            common.echo(f"Imported {result['files']} file(s) as {result['memories']} memories; "
-                        f"{result['failed']} failed (see memory/inbox/_failed/), "
-                        f"{result['skipped']} skipped")
         else:
-            common.echo("Run: mh agent run ingestor   (or: mh ingest --now)")
+            if paths:
+                common.echo(f"Queued {len(queued)} file(s) in memory/inbox/")
+                if skipped.binary:
+                    common.echo(f"Left {len(skipped.binary)} binary file(s) where they are, "
+                                f"e.g. {skipped.binary[0]}")
+                if skipped.folders:
+                    common.echo(f"Skipped {len(skipped.folders)} subfolder(s) (add --recursive "
+                                f"to take their files): "
+                                + ", ".join(str(p) for p in skipped.folders[:5]))
+            if now:
+                ingest_view.print_result(result)
+            else:
+                common.echo("Run: mh agent run ingestor   (or: mh ingest --now)")
+        if now and result.get("failed"):
+            raise typer.Exit(1)
 
     mem = typer.Typer(help="Show, list, tag and delete memories.", no_args_is_help=True)
     app.add_typer(mem, name="memory")

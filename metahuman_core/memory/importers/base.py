@@ -75,8 +75,8 @@ def json_error(exc: json.JSONDecodeError, text: str, line: int | None = None) ->
     """"invalid JSON at line 3, column 5 (character 120): …", saying when the file ends early.
     `line`: the line number of a one-line document (JSONL)."""
     msg = exc.msg.removesuffix(" at").removesuffix(" starting")
-    ending = " - the file ends there (truncated?)" if exc.pos >= len(text.rstrip()) and \
-        line is None else ""
+    at_end = exc.pos >= len(text.rstrip()) or msg == "Unterminated string"
+    ending = " - the file ends there (truncated?)" if at_end and line is None else ""
     where = f"line {line}, column {exc.colno}" if line is not None else \
         f"line {exc.lineno}, column {exc.colno} (character {exc.pos})"
     return ParseError(f"invalid JSON at {where}: {msg[:1].lower()}{msg[1:]}{ending}")
