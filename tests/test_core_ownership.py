@@ -261,3 +261,13 @@ def test_truncated_agent_json_fails_the_cycle_with_one_clear_line(mh, home):
     assert "Traceback" not in out and "| " not in out
     errors = [ln for ln in out.splitlines() if "etc/agent.json" in ln]
     assert len(errors) == 1, out
+
+
+def test_corrupt_agent_records_are_reported(mh, home):
+    agents = home / "logs/agents"
+    agents.mkdir(parents=True, exist_ok=True)
+    (agents / "organizer.runs.json").write_text('{"runs": {"1": tr')
+    r = mh("agent", "status", "organizer")
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert "organizer.runs.json" in r.stderr and "moved aside" in r.stderr
+    assert list(agents.glob("organizer.runs.json.corrupt-*"))  # kept, not deleted

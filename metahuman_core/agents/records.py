@@ -53,6 +53,7 @@ class RunStore:
         self.agent = agent
         self.path = Path(agents_dir) / f"{agent}.runs.json"
         self.lock_path = Path(agents_dir) / f"{agent}.runs.lock"
+        self.problems: list[str] = []  # a corrupt records file moved aside (said, not hidden)
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[TinyDB]:
@@ -60,10 +61,13 @@ class RunStore:
             try:
                 db = TinyDB(self.path, storage=AtomicJSONStorage)
                 db.tables()  # parse now, inside the lock
-            except CorruptFile:
-                # run records are a log, not the person's data: keep the bad file aside, go on
+            except CorruptFile as exc:
+                # run records are a log, not the person's data: keep the bad file aside, go on,
+                # and say so (the counts start again from zero)
                 aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
                 os.replace(self.path, aside)
+                self.problems.append(f"{self.path}: unreadable ({exc.reason}); moved aside to "
+                                     f"{aside.name}, run counts start again")
                 db = TinyDB(self.path, storage=AtomicJSONStorage)
             try:
                 yield db

@@ -114,7 +114,10 @@ def register(app: typer.Typer) -> None:
         wanted = [check_name(name)] if name else names()
         out = []
         for n in wanted:
-            info = RunStore(prof.home.agents_dir, n).summary()
+            store = RunStore(prof.home.agents_dir, n)
+            info = store.summary()
+            for problem in store.problems:
+                common.echo(f"warning: {problem}", err=True)
             info["pid"] = running_pid(prof, n)
             info["recentLog"] = AgentLog(prof.home.agents_dir, n).tail(lines if name else 0)
             out.append(info)
