@@ -18,12 +18,12 @@ class Ingestor(Agent):
     one_shot = True
 
     def cycle(self, ctx: Context) -> CycleResult:
-        from ..memory.inbox import error_report, process_inbox
+        from ..memory.inbox import SETTLE_S, error_report, process_inbox
 
         # A single batch pass takes every file now (the person just put them there); a watching
         # ingestor leaves files younger than the settle time for the next cycle (still copying).
-        kw = {"settle_s": 0.0} if ctx.once else {}
-        report = process_inbox(ctx.profile, actor=self.name, stop=ctx.stopping, **kw)
+        settle = 0.0 if ctx.once else SETTLE_S
+        report = process_inbox(ctx.profile, actor=self.name, stop=ctx.stopping, settle_s=settle)
         counts = {k: report[k] for k in ("files", "memories", "failed", "skipped")}
         for line in error_report(report["reports"]):
             ctx.log.warn(f"failed: {line}")

@@ -104,9 +104,10 @@ def _records(store: MemoryStore, name: str, sha: str, items: list[dict]) -> list
         keys = [k for k in item.get("keys") or () if isinstance(k, str)]
         chunk = "k" + hashlib.sha256(keys[0].encode("utf-8")).hexdigest()[:23] if keys else \
             hashlib.sha256(f"{i}\x00{content}".encode()).hexdigest()[:24]
-        meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-        meta = {**meta, "ingest": {"file": name, "sha256": sha, "chunk": chunk, "part": i + 1,
-                                   "of": len(items)}}
+        given = item.get("metadata")
+        meta = {**(given if isinstance(given, dict) else {}),
+                "ingest": {"file": name, "sha256": sha, "chunk": chunk, "part": i + 1,
+                           "of": len(items)}}
         tags = item.get("tags") or []
         links = item.get("links") or []
         try:
@@ -126,7 +127,8 @@ def _records(store: MemoryStore, name: str, sha: str, items: list[dict]) -> list
 
 
 def _inbox_files(inbox: Path, settle_s: float) -> tuple[list[Path], int]:
-    files, skipped = [], 0
+    files: list[Path] = []
+    skipped = 0
     if not inbox.is_dir():
         return files, skipped
     newest = time.time() - settle_s
@@ -160,7 +162,7 @@ class _Run:
         self.home = profile.home
         self.store = MemoryStore(profile)
         self.ledger = self.home.inbox / "_ledger"
-        self.imported = {e.get("sha256") for e in read_lines(self.ledger / "imported.ndjson")}
+        self.imported = {str(e.get("sha256")) for e in read_lines(self.ledger / "imported.ndjson")}
         self.recorded = set(self.imported)   # durably in imported.ndjson
         self.journal = Journal(self.ledger / "journal.ndjson")
         self.seen = read_keys(self.ledger / "keys.ndjson") | self.journal.keys

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..chunking import iter_chunks
 from .base import Parsed, ParseError, Source, json_error
@@ -30,7 +31,7 @@ def _item(value, where: str) -> dict:
         if not isinstance(content, str) or not content.strip():
             raise ParseError(f"{where}: JSON object has no text 'content' field "
                              '(expected {"content": "…", "timestamp": …, "tags": […]})')
-        item = {"content": content}
+        item: dict[str, Any] = {"content": content}
         extra = {}
         for key, v in value.items():
             if key in KEEP:

@@ -123,7 +123,7 @@ def note_items(vault: str, path: str, text: str, mtime: datetime | None = None) 
             meta["frontmatter"] = extra
         if len(parts) > 1:
             meta["section"] = {"part": i + 1, "of": len(parts)}
-        item = {"content": part, "type": "journal" if _DAILY.match(stem) else "observation",
+        item: dict[str, Any] = {"content": part, "type": "journal" if _DAILY.match(stem) else "observation",
                 "tags": tags_of(fields) + ["markdown"], "links": wikilinks(part),
                 "source": f"markdown:{vault}", "metadata": meta, "keys": [key]}
         if ts is not None:
