@@ -113,6 +113,14 @@ def test_not_a_chat_and_impossible_dates():
     assert parse(Source("notes.txt", raw=b"Just a note.")).format == "text"
 
 
+def test_phone_number_speakers_and_other_languages():
+    text = ("14/03/2026, 10:00 - \u202a+49 151 2345678\u202c: Hallo!\n"
+            "14/03/2026, 10:01 - Alex: <Medien ausgeschlossen>\n"
+            "14/03/2026, 10:02 - Alex: I <3 this\n")
+    assert said(wa.messages(text, "x.txt")) == [
+        ("+49 151 2345678", "text", "Hallo!"), ("Alex", "media", ""), ("Alex", "text", "I <3 this")]
+
+
 def test_edited_marker_and_deleted_lines():
     text = ("14/03/2026, 10:00 - Ana: fixed typo <This message was edited>\n"
             "14/03/2026, 10:01 - Alex: You deleted this message\n"

@@ -122,7 +122,7 @@ class Source:
             assert self.path is not None
             if self.size() > MAX_FILE:
                 raise ParseError(f"file is {self.size()} bytes; the inbox takes files up to "
-                                 f"{MAX_FILE} bytes")
+                                 f"{MAX_FILE} bytes (split it, or export one chat at a time)")
             self._raw = self.path.read_bytes()
         return self._raw
 

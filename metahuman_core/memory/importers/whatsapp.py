@@ -35,11 +35,12 @@ _STAMP = (rf"(?P<date>\d{{1,4}}[./-]\d{{1,2}}[./-]\d{{1,4}})\.?,?{_SP}"
 ANDROID = re.compile(rf"{_STAMP}{_SP}?[-–]{_SP}(?P<rest>.*)", re.DOTALL)
 IOS = re.compile(rf"\[{_STAMP}\]{_SP}(?P<rest>.*)", re.DOTALL)
 MARKS = "\u200e\u200f\ufeff"
+BIDI = MARKS + "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"   # around phone numbers
 _SYSTEM_HEAD = re.compile(r"[\"“”]| (changed|added|removed|left|joined|created|deleted|turned|"
                           r"pinned|started|ended|reset|updated|blocked|unblocked|is now|"
                           r"are now|was|were|has|have)\b", re.IGNORECASE)
 _MEDIA_LINE = re.compile(
-    r"<Media omitted>|null|"
+    r"<Media omitted>|<[^<>\n]{3,40}>|null|"      # <Medien ausgeschlossen>, <Multimédia omis>…
     r"(?:.*\s)?(?:image|video|audio|sticker|GIF|document|Contact card|photo|video note) omitted|"
     r"<attached: [^>]+>|.+\.\w{1,5} \(file attached\)|"
     r"(?:location|live location): https?://\S+|live location shared", re.IGNORECASE)
@@ -150,7 +151,7 @@ def classify(rest: str) -> tuple[str | None, str, str]:
         head, sep, tail = rest.rstrip()[:-1], ": ", ""
     if not sep or "\n" in head or len(head) > 80 or _SYSTEM_HEAD.search(head):
         return None, "system", rest
-    speaker = head.strip(MARKS + " ")
+    speaker = head.strip(BIDI + " ")
     ios_marked = tail.startswith("\u200e")
     text = _EDITED.sub("", tail.replace("\u200e", ""))
     first, _, more = text.partition("\n")
