@@ -38,7 +38,7 @@ def file_line(r: dict[str, Any]) -> str:
 
 def print_result(result: dict[str, Any]) -> None:
     reports = result.get("reports") or []
-    common.echo(f"Imported {result['files']} file(s) as {result['memories']} memories; "
+    common.echo(f"Imported {result['files']} file(s) as {_n(result['memories'], 'memory', 'memories')}; "
                 f"{result['failed']} failed, {result['skipped']} skipped")
     for r in reports:
         if r.get("status") != "failed":
