@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Iterable
 
 from textual import work
@@ -118,8 +119,8 @@ class MetaHumanApp(App[None]):
             self.set_keymap(keymap)
             self.keymap_version += 1
         if unknown:
-            self.notify("unknown key ids: " + ", ".join(unknown) + " (F1 lists the ids)",
-                        title="etc/tui.json", severity="warning", timeout=10)
+            self.notify("keys ignored (the default key stays):\n" + "\n".join(unknown),
+                        title="etc/tui.json", severity="warning", timeout=15)
         if cfg.theme and cfg.theme != self.theme:
             if cfg.theme in self.available_themes:
                 self.theme = cfg.theme
@@ -286,23 +287,50 @@ class MetaHumanApp(App[None]):
 
     # ------------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own, the panes, the app's actions and every action of the current pane,
+        each with the key that does it (so the palette teaches the keys)."""
         yield from super().get_system_commands(screen)
+        key = self.key_for
         for mode, label in PANES:
-            yield SystemCommand(f"Go to {label}", f"Open the {label.lower()} pane",
-                                lambda m=mode: self.action_pane(m))
+            yield SystemCommand(f"Go to {label}", f"Open the {label.lower()} pane · key "
+                                f"{key(f'pane_{mode}')}", lambda m=mode: self.action_pane(m))
         yield SystemCommand("YOLO mode: turn " + ("off" if self.yolo else "on"),
-                            "Relax the operator's approvals (asks first; audited)",
-                            self.action_toggle_yolo)
-        yield SystemCommand("Set trust level", "observe … adaptive_auto (audited)",
-                            self.action_set_trust)
-        yield SystemCommand("Show copied text", "The copy fallback for terminals without OSC 52",
-                            self.action_show_copied)
+                            f"Relax the operator's approvals (asks first; audited) · key "
+                            f"{key('yolo')}", self.action_toggle_yolo)
+        yield SystemCommand("Set trust level", "observe … adaptive_auto (raising asks first; "
+                            f"audited) · key {key('trust')}", self.action_set_trust)
+        yield SystemCommand("Show copied text", "The copy fallback for terminals without OSC 52 "
+                            f"· key {key('show_copied')}", self.action_show_copied)
         # not plain "Keys": Textual's own "Keys" command (focused widget's keys) is listed too
-        yield SystemCommand("Help: every key and its id", "F1 · remap them in etc/tui.json",
-                            self.action_help)
-        commands = getattr(screen, "palette_commands", None)
-        if commands is not None:
-            yield from commands()
+        yield SystemCommand("Help: every key and its id", f"key {key('help')} · remap them in "
+                            "etc/tui.json", self.action_help)
+        yield from self._pane_commands(screen)
+
+    def _pane_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """One entry per visible binding of the pane (approve, reject, start a run…)."""
+        pane = getattr(screen, "PANE", "")
+        if not pane:
+            return
+        label = dict(PANES).get(pane, pane)
+        seen = set()
+        for binding in Binding.make_bindings(getattr(type(screen), "BINDINGS", [])):
+            if not binding.id or binding.id in seen or not binding.description:
+                continue
+            seen.add(binding.id)
+            yield SystemCommand(f"{label}: {binding.description}", f"key {self.key_for(binding.id)}",
+                                lambda s=screen, a=binding.action: s.run_action(a))
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Screenshots (palette, `screenshot` action) go under the profile, out/screens/, not
+        ~/Downloads (which many hosts lack: the save failed); the toast says where."""
+        folder = Path(path) if path else self.services.profile.root / "out" / "screens"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"screenshot not saved: {folder}: {exc.strerror}", severity="error")
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
 
 
 def create_app(profile, *, clock=None, services: Services | None = None,

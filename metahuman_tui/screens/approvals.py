@@ -121,8 +121,9 @@ class ApprovalsScreen(PaneScreen):
                           str(item.get("status", "")), _short(_args(item.get("args")), 48),
                           key=item["id"])
         pending = sum(1 for i in items if i.get("status") == "pending")
-        mode = ("all decisions, newest first · h: pending only" if self.history
-                else "oldest first · h: all decisions")   # a/r/t are in the footer
+        hist = self.app.key_for("approvals.history", first=True)  # type: ignore[attr-defined]
+        mode = (f"all decisions, newest first · {hist}: pending only" if self.history
+                else f"oldest first · {hist}: all decisions")   # a/r/t are in the footer
         info.update(f"{pending} pending · {mode}" if items else ("Nothing waits for your approval." if not self.history
                                    else "The queue is empty."))
         if keep in self.items:

@@ -380,14 +380,9 @@ class AuditScreen(PaneScreen):
             found = len(self.matches) if self.matches is not None else 0
             parts.append(f"{self.filter.describe()}: {found:,}" + (" (scanning…)" if scanning else ""))
         if self.date == self.today():
+            resume = self.app.key_for("audit.follow", first=True)  # type: ignore[attr-defined]
             parts.append("follow on" if self.follow else
-                         "follow paused (End/f resumes)" if self.paused else "follow off")
+                         f"follow paused (End/{resume} resumes)" if self.paused else "follow off")
         if self.chain:
             parts.append(self.chain)
         self.query_one("#audit-info", Static).update(" · ".join(parts))
-
-    def palette_commands(self):
-        from textual.app import SystemCommand
-
-        yield SystemCommand("Audit: verify chain", "Check today's hash chain (v)", self.action_verify)
-        yield SystemCommand("Audit: pick day", "Open another day (d)", self.action_pick_day)

@@ -93,7 +93,7 @@ class ChatScreen(PaneScreen):
             yield Label("YOLO", id="yolo-label")
             yield Switch(value=False, id="yolo-switch", animate=False)
         with VerticalScroll(id="chat-log"):
-            yield Static(self.welcome(), classes="notice", id="chat-welcome")
+            yield Static(self.welcome(), classes="notice welcome", id="chat-welcome")
         yield PromptArea(placeholder="Message your twin… (Enter sends, Ctrl+J new line)",
                          id="chat-input")
 
@@ -107,7 +107,12 @@ class ChatScreen(PaneScreen):
     def on_mount(self) -> None:
         self.query_one("#chat-log").anchor()
         self.watch(self.app, "yolo", self._sync_yolo)
+        self.watch(self.app, "keymap_version", self._keys_changed, init=False)
         self.query_one("#chat-input").focus()
+
+    def _keys_changed(self, _version: int) -> None:
+        for welcome in self.query(".welcome"):
+            welcome.update(self.welcome())  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ YOLO
     def _sync_yolo(self, on: bool) -> None:
@@ -292,7 +297,7 @@ class ChatScreen(PaneScreen):
             self.reply = self.user_msg = None   # the old turn goes with the transcript
         log = self.query_one("#chat-log", VerticalScroll)
         await log.remove_children()
-        await log.mount(Static(self.welcome(), classes="notice"))
+        await log.mount(Static(self.welcome(), classes="notice welcome"))
         self.history = []
         self.query_one("#chat-title", Label).update("Conversation")
 
@@ -346,11 +351,3 @@ class ChatScreen(PaneScreen):
         self.history = [{"role": "user", "content": question},
                         {"role": "assistant", "content": answer}]
         self.query_one("#chat-title", Label).update(f"Conversation {memory['id']}")
-
-    def palette_commands(self):
-        from textual.app import SystemCommand
-
-        yield SystemCommand("Chat: new conversation", "Start over (Ctrl+N)", self.action_new_chat)
-        yield SystemCommand("Chat: past conversations", "Saved exchanges (Ctrl+O)",
-                            self.action_history)
-        yield SystemCommand("Chat: copy last reply", "OSC 52 (Ctrl+Y)", self.action_copy_reply)

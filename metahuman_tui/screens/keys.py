@@ -45,11 +45,48 @@ def registry(scopes: list[tuple[str, type]]) -> list[KeyRow]:
     return list(rows.values())
 
 
+MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+
+
+def _base_names() -> frozenset[str]:
+    from textual.keys import Keys, _character_to_key
+
+    names = {k.value for k in Keys if "+" not in k.value and not k.value.startswith("<")}
+    names |= {_character_to_key(chr(c)) for c in range(33, 127)}
+    return frozenset(names - {"ctrl-at"})
+
+
+def key_problem(key: object) -> str | None:
+    """Why `key` is not a key Textual can bind ("ctl+x", "F 12", ""), or None if it is one.
+    A binding may list several keys: "f12,alt+t"."""
+    if not isinstance(key, str) or not key.strip():
+        return "an empty key"
+    names = _base_names()
+    for one in key.split(","):
+        *mods, base = one.strip().split("+")
+        bad = [m for m in mods if m not in MODIFIERS]
+        if bad:
+            return f"{one.strip()!r}: unknown modifier {bad[0]!r} (ctrl, shift, alt, super)"
+        if base not in names:
+            return (f"{one.strip()!r}: unknown key {base!r} (e.g. f12, ctrl+n, alt+3, slash, "
+                    "pagedown)")
+    return None
+
+
 def split_keymap(keys: dict[str, str], known: set[str]) -> tuple[dict[str, str], list[str]]:
-    """(usable keymap, unknown ids) from the config's `keys` table."""
-    good = {k: v for k, v in keys.items() if k in known and isinstance(v, str) and v.strip()}
-    bad = sorted(k for k in keys if k not in good)
-    return good, bad
+    """(usable keymap, problems) from the config's `keys` table: unknown ids and invalid key
+    names are left out (the default key stays) and each is named in one line."""
+    good, bad = {}, []
+    for binding_id, key in keys.items():
+        if binding_id not in known:
+            bad.append(f"{binding_id}: unknown id (F1 lists the ids)")
+            continue
+        problem = key_problem(key)
+        if problem:
+            bad.append(f"{binding_id}: {problem}")
+        else:
+            good[binding_id] = key.strip()
+    return good, sorted(bad)
 
 
 NAMES = {"enter": "Enter", "escape": "Esc", "pageup": "PgUp", "pagedown": "PgDn", "tab": "Tab"}

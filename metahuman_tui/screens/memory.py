@@ -286,9 +286,3 @@ class MemoryScreen(PaneScreen):
                 lst.replace_row(i, MemoryRow.from_record(message.record))
                 break
         self._preview()
-
-    def palette_commands(self):
-        from textual.app import SystemCommand
-
-        yield SystemCommand("Memory: capture", "Write a new memory (n)", self.action_capture)
-        yield SystemCommand("Memory: search", "Focus the search box (/)", self.action_focus_search)

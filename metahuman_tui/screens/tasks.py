@@ -284,9 +284,3 @@ class TasksScreen(PaneScreen):
             TaskFormScreen(self.tasks[task_id]),
             lambda form: self._change(lambda store, tid: store.update(tid, form, actor="tui"),
                                       "not saved", task_id) if form else None)
-
-    def palette_commands(self):
-        from textual.app import SystemCommand
-
-        yield SystemCommand("Tasks: new task", "Create a task (n)", self.action_new)
-

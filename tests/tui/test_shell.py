@@ -194,6 +194,37 @@ def test_f1_help_lists_every_binding_with_its_id(make_app):
     run(main())
 
 
+def test_remapped_keys_show_everywhere_and_bad_key_names_are_refused(make_app, tui_profile):
+    """A key name Textual cannot bind ("ctl+x") used to be accepted and broke the tab label;
+    a remap was not reflected in the hints. Now: refused with the reason, default kept; the
+    tabs, F1, the chat's welcome and the task hints show the keys in force."""
+    tui_profile.config.update("tui", {"keys": {"pane_tasks": "ctl+x", "chat.history": "f11",
+                                               "tasks.new": "insert"}})
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(120, 30), notifications=True) as pilot:
+            await settle(pilot)
+            assert any("pane_tasks" in n.message and "ctl" in n.message
+                       for n in app._notifications)
+            app.clear_notifications()
+            await pilot.pause()
+            assert " F4 Tasks" in screen_text(app).splitlines()[0]          # default kept
+            assert "F11 past conversations" in " ".join(screen_text(app).split())
+            await pilot.press("f11")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="history")
+            await pilot.press("escape")
+            await pilot.press("f4")
+            await settle(pilot)
+            assert "Insert new" in screen_text(app)
+            await pilot.press("f1")
+            await pilot.pause()
+            table = app.screen.query_one(DataTable)
+            rows = {table.get_row_at(i)[3]: table.get_row_at(i)[0] for i in range(table.row_count)}
+            assert rows["chat.history"] == "F11" and rows["tasks.new"] == "Insert"
+    run(main())
+
+
 def test_keys_are_remapped_from_etc_tui_json(make_app, tui_profile):
     tui_profile.config.update("tui", {"keys": {"pane_tasks": "f12", "no_such_action": "x"}})
 
@@ -303,4 +334,57 @@ def test_copy_uses_osc52_and_f9_shows_the_text(make_app):
             await pilot.pause()
             assert isinstance(app.screen, TextViewScreen)
             assert app.screen.text == app.clipboard
+    run(main())
+
+
+def test_f1_starts_at_the_current_pane_and_filters(make_app):
+    async def main():
+        app = make_app(start="audit")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("f1")
+            await pilot.pause()
+            table = app.screen.query_one(DataTable)
+            assert table.get_row_at(0)[1] == "audit"            # this pane's keys first
+            await pilot.press("slash", *"follow")
+            await pilot.pause()
+            rows = [table.get_row_at(i) for i in range(table.row_count)]
+            assert rows and all("follow" in " ".join(map(str, r)).lower() for r in rows)
+            assert "audit.follow" in [r[3] for r in rows]
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+    run(main())
+
+
+def test_the_palette_lists_every_pane_action_with_its_key(make_app):
+    """Approvals and Training actions are in Ctrl+P too, each with the key that does it."""
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+            assert "Approvals: Approve" in commands and "key a" in commands["Approvals: Approve"]
+            assert "Approvals: Reject" in commands
+            await pilot.press("f7")
+            await settle(pilot)
+            commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+            assert "Training: Start local run" in commands
+            assert "key s" in commands["Training: Start local run"]
+            assert "key F10" in commands["Set trust level"]
+    run(main())
+
+
+def test_a_screenshot_is_saved_under_the_profile(make_app, tui_profile, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "no-downloads"))     # a host without ~/Downloads
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            app.deliver_screenshot()                    # what the palette's "Screenshot" does
+            folder = tui_profile.root / "out" / "screens"
+            await wait_for(pilot, lambda: folder.is_dir() and list(folder.glob("*.svg")),
+                           what="screenshot file")
+            await wait_for(pilot, lambda: any(str(folder) in n.message
+                                              for n in app._notifications), what="where")
     run(main())

@@ -135,7 +135,14 @@ def test_key_names_and_keymap_split():
     assert display_key("pageup,b") == "PgUp/b" and display_key("shift+pagedown") == "Shift+PgDn"
     assert display_key("f3,alt+2,trade_mark_sign") == "F3/Alt+2"   # ESC-digit alias hidden
     good, bad = split_keymap({"help": "f12", "nope": "x", "quit": ""}, {"help", "quit"})
-    assert good == {"help": "f12"} and bad == ["nope", "quit"]
+    assert good == {"help": "f12"}
+    assert bad == ["nope: unknown id (F1 lists the ids)", "quit: an empty key"]
+    known = {"a", "b", "c", "d", "e"}
+    good, bad = split_keymap({"a": "ctl+x", "b": "F 12", "c": "ctrl+n,alt+3", "d": "slash",
+                              "e": "pagedown"}, known)
+    assert good == {"c": "ctrl+n,alt+3", "d": "slash", "e": "pagedown"}
+    assert bad[0].startswith("a: 'ctl+x': unknown modifier 'ctl'")
+    assert bad[1].startswith("b: 'F 12': unknown key 'F 12'")
 
 
 def test_cli_and_core_do_not_import_textual():
