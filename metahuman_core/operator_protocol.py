@@ -78,10 +78,10 @@ RULES = """Rules:
 - When the request is done, answer briefly without calling a tool: what you did and what you found."""
 
 JSON_PROTOCOL = """This model has no native tool calling, so reply with exactly ONE JSON object and nothing else:
-{"tool": "<tool name>", "args": {...}}   to call a tool, or
+{"tool": "<tool name>", "args": {...}}   to call a tool, e.g. {"tool": "fs_list", "args": {"path": "docs"}}
 {"answer": "<your final answer>"}        when you are done.
 Tool results come back as messages starting with "Observation".
-Tools (name: description; JSON schema of args):"""
+Tools (name {args, ? = optional}: what it does):"""
 
 
 def system_prompt(name: str, trust: str, yolo: bool, today: str, skills: list, unavailable:
@@ -92,15 +92,24 @@ def system_prompt(name: str, trust: str, yolo: bool, today: str, skills: list, u
     if unavailable:
         lines.append("Not available at this trust level: " + "; ".join(unavailable) + ".")
     if protocol == "json":
-        lines.append(JSON_PROTOCOL)
-        for skill in skills:
-            schema = skill.json_schema()
-            props = {k: {kk: vv for kk, vv in v.items() if kk in ("type", "description",
-                                                                    "default", "enum")}
-                     for k, v in (schema.get("properties") or {}).items()}
-            lines.append(f"- {skill.id}: {skill.description} args={json.dumps(props)}"
-                         f" required={json.dumps(schema.get('required', []))}")
+        lines.append(JSON_PROTOCOL + "\n" + "\n".join(tool_line(s) for s in skills))
     return "\n\n".join(lines)
+
+
+def tool_line(skill) -> str:
+    """One compact line per tool: a small CPU model reads ~40 tokens, not a whole JSON schema
+    (the prompt is evaluated at every step; 1,450 tokens took most of a step on SmolLM2)."""
+    schema = skill.json_schema()
+    required = set(schema.get("required") or [])
+    args = []
+    for key, spec in (schema.get("properties") or {}).items():
+        enum = spec.get("enum") or next((a.get("enum") for a in spec.get("anyOf") or []
+                                         if isinstance(a, dict) and a.get("enum")), None)
+        kind = "|".join(map(str, enum)) if enum else spec.get("type") or next(
+            (a.get("type") for a in spec.get("anyOf") or [] if a.get("type") != "null"), "any")
+        args.append(f"{key}{'' if key in required else '?'}: {kind}")
+    first = re.split(r"(?<=\.)\s", skill.description.strip(), maxsplit=1)[0]
+    return f"- {skill.id} {{{', '.join(args)}}}: {first}"
 
 
 # ---------------------------------------------------------------------------- parsing

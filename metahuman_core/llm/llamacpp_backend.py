@@ -6,7 +6,12 @@ Two pitfalls from reference/smollm2-trial.md are handled here:
   `use_extra_bufts=False` (patched into the default model params, as llama-cpp-python does not
   expose it as a keyword);
 * `chatml-function-calling` ignores max_tokens, so native tools are not offered: the operator uses
-  its JSON-in-text protocol with this backend (supports_tools() is False).
+  its JSON-in-text protocol with this backend (supports_tools() is False), constrained by a JSON
+  schema (`format` → a GBNF grammar) so a step is a few dozen tokens.
+Stopping: a generation stops at the next token when its consumer goes away, and `abort()` sets a
+flag that llama.cpp's abort callback reads between graph nodes, so even a long prompt evaluation
+ends within milliseconds (issue 18). At exit, in-flight generations are aborted before the
+models are freed (freeing under a running decode crashed the process).
 """
 
 from __future__ import annotations
@@ -20,8 +25,27 @@ from .base import (BaseBackend, ChatChunk, Health, LLMError, LLMUnavailable, Mes
                    ModelMissing, ToolsUnsupported)
 from .openai_backend import response_format, to_wire
 
-_MODELS: dict[tuple[str, int], Any] = {}
+THREADS_ENV = "MH_LLAMA_THREADS"
 _LOCK = threading.Lock()
+
+
+class _Loaded:
+    """One model in memory: one generation at a time (`busy`), and its abort flag."""
+
+    def __init__(self, llm: Any, llama_cpp: Any):
+        self.llm = llm
+        self.busy = threading.Lock()
+        self.abort = threading.Event()
+        self._callback = None
+        setter = getattr(llama_cpp, "llama_set_abort_callback", None)
+        kind = getattr(llama_cpp, "ggml_abort_callback", None)
+        ctx = getattr(llm, "ctx", None)
+        if setter is not None and kind is not None and ctx is not None:
+            self._callback = kind(lambda _data: self.abort.is_set())  # kept alive here
+            setter(ctx, self._callback, None)
+
+
+_MODELS: dict[tuple[str, int], _Loaded] = {}
 
 
 def _import():
@@ -59,14 +83,31 @@ def close_all() -> None:
     """Free loaded models while llama_cpp is still importable (its __del__ fails at exit)."""
     with _LOCK:
         while _MODELS:
-            _, llm = _MODELS.popitem()
+            _, entry = _MODELS.popitem()
+            entry.abort.set()
+            if not entry.busy.acquire(timeout=10):
+                continue  # still decoding: leave it to the OS rather than free it under the thread
             try:
-                llm.close()
+                entry.llm.close()
             except Exception:  # pragma: no cover - best effort at shutdown
                 pass
 
 
+def _threads(override: str | None) -> int:
+    """$MH_LLAMA_THREADS, else one per CPU up to 8. On a busy machine fewer threads are faster:
+    llama.cpp's threads wait for each other at every layer (bench/op_bench.py)."""
+    import os
+
+    if override and override.strip().isdigit() and int(override) > 0:
+        return int(override)
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 def load(path: Path, n_ctx: int = 4096):
+    return _load(path, n_ctx).llm
+
+
+def _load(path: Path, n_ctx: int = 4096) -> _Loaded:
     llama_cpp = _import()
     key = (str(path), n_ctx)
     with _LOCK:
@@ -76,9 +117,9 @@ def load(path: Path, n_ctx: int = 4096):
             _no_extra_bufts(llama_cpp)
             import os
 
-            _MODELS[key] = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx,
-                                           n_threads=max(1, min(8, os.cpu_count() or 1)),
-                                           verbose=False)
+            _MODELS[key] = _Loaded(llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx,
+                                                   n_threads=_threads(os.environ.get(THREADS_ENV)),
+                                                   verbose=False), llama_cpp)
         return _MODELS[key]
 
 
@@ -89,7 +130,12 @@ class LlamaCppBackend(BaseBackend):
         self.gguf = Path(gguf_path).expanduser() if gguf_path else None
         self.host = f"embedded:{self.gguf}" if self.gguf else "embedded:(no ggufPath)"
         self.n_ctx = n_ctx
-        self._lock = threading.Lock()
+        self._current: _Loaded | None = None
+
+    def abort(self) -> None:
+        current = self._current
+        if current is not None:
+            current.abort.set()
 
     def _path(self, model: str | None) -> Path:
         if model and model.endswith(".gguf") and Path(model).expanduser().is_file():
@@ -106,7 +152,7 @@ class LlamaCppBackend(BaseBackend):
                options=None, think=None) -> Iterator[ChatChunk]:
         if tools:
             raise ToolsUnsupported("the embedded backend does not offer native tool calls")
-        llm = load(self._path(model), self.n_ctx)
+        entry = _load(self._path(model), self.n_ctx)
         kwargs: dict[str, Any] = {"messages": to_wire(messages), "stream": True}
         rf = response_format(format)
         if rf is not None:
@@ -119,16 +165,22 @@ class LlamaCppBackend(BaseBackend):
                 kwargs[key] = options[key]
         kwargs["max_tokens"] = options.get("num_predict", 512)
         finish = None
-        with self._lock:
+        with entry.busy:
+            entry.abort.clear()
+            self._current = entry
             try:
-                for event in llm.create_chat_completion(**kwargs):
+                for event in entry.llm.create_chat_completion(**kwargs):
                     choice = (event.get("choices") or [{}])[0]
                     text = (choice.get("delta") or {}).get("content") or ""
                     if text:
                         yield ChatChunk(content=text)
                     finish = choice.get("finish_reason") or finish
             except (ValueError, RuntimeError) as exc:
+                if entry.abort.is_set():
+                    raise LLMError("llama.cpp generation aborted") from None
                 raise LLMError(f"llama.cpp failed on {self.gguf}: {exc}") from None
+            finally:
+                self._current = None
         yield ChatChunk(done=True, done_reason=finish)
 
     def list_models(self) -> list[ModelInfo]:
