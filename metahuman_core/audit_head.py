@@ -36,7 +36,9 @@ class Head:
     v: int = 2
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"v": self.v, "seq": self.seq, "hash": self.hash, "date": self.date,
+                "offset": self.offset, "seg": self.seg, "seg_hash": self.seg_hash,
+                "repair": self.repair}
 
 
 @dataclass
@@ -73,7 +75,10 @@ def read_live(fd: int) -> tuple[Head | None, str]:
 
 
 def write_live(fd: int, head: Head) -> None:
-    text = json.dumps(head.as_dict(), separators=(",", ":"))
+    # formatted by hand (hot path: once per append); every field is an int, hex or a date
+    text = (f'{{"v":2,"seq":{head.seq},"hash":"{head.hash}","date":"{head.date}",'
+            f'"offset":{head.offset},"seg":{head.seg},"seg_hash":"{head.seg_hash}",'
+            f'"repair":{head.repair}}}')
     os.pwrite(fd, text.ljust(HEAD_SIZE - 1).encode() + b"\n", 0)
 
 
