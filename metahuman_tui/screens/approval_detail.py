@@ -17,7 +17,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
+
+from ..widgets.footer import PaneFooter
 
 LONG = 160            # a string argument longer than this (or multi-line) is shown as a block
 DIFF_LINES = 400      # a longer diff says how much is left out
@@ -152,7 +154,7 @@ class ApprovalDetailScreen(ModalScreen["str | None"]):
             yield Label(self.title_text, classes="dialog-title")
             with VerticalScroll(id="approval-full", can_focus=True):
                 yield Static(self.text, markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         self.query_one("#approval-full").focus()

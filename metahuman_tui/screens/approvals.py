@@ -67,7 +67,7 @@ class ApprovalsScreen(PaneScreen):
     def compose_pane(self) -> ComposeResult:
         yield Static("loading…", id="approvals-info", classes="info-line")
         table: DataTable = KeyedDataTable(cursor_type="row", id="approvals-table")
-        table.add_columns("Age", "Skill", "Risk", "By", "Status", "Args")
+        self._age_column = table.add_columns("Age", "Skill", "Risk", "By", "Status", "Args")[0]
         yield table
         yield Static("", id="approval-detail", markup=False)
 
@@ -85,9 +85,22 @@ class ApprovalsScreen(PaneScreen):
 
     def poll(self) -> None:
         """Reload only when the queue folder changed (items are published and replaced
-        atomically, which always touches the folder)."""
+        atomically, which always touches the folder); otherwise only the ages move on."""
         if self._queue_mtime() != self._mtime:
             self.load()
+        else:
+            self._refresh_ages()
+
+    def _refresh_ages(self) -> None:
+        table = self.query_one(DataTable)
+        now = self.now()
+        for item_id, item in self.items.items():
+            shown = age(item.get("created_at"), now)
+            try:
+                if table.get_cell(item_id, self._age_column) != shown:
+                    table.update_cell(item_id, self._age_column, shown)
+            except Exception:  # noqa: BLE001 - the row went away meanwhile
+                continue
 
     @work(thread=True, exclusive=True, group="approvals-load", exit_on_error=False)
     def load(self) -> None:

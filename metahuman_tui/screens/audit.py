@@ -99,8 +99,12 @@ class AuditScreen(PaneScreen):
         self.every(self.settings.follow_interval, self.poll_follow)
 
     def on_resize(self) -> None:
-        lines = self.query_one(AuditLines)
-        self.query_one("#audit-header", Static).update(AuditLines.header(lines.size.width or 80))
+        self.call_after_refresh(self._update_header)   # the list's new width is known then
+
+    def _update_header(self) -> None:
+        lines = self.query_one(AuditLines)   # the rows' width: a scrollbar takes columns
+        width = lines.scrollable_content_region.width or lines.size.width or 80
+        self.query_one("#audit-header", Static).update(AuditLines.header(width))
 
     # ------------------------------------------------------------------ days
     def today(self) -> str:

@@ -11,8 +11,8 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from ..widgets.footer import PaneFooter
 from ..widgets.status_bar import PaneTabs, StatusBar
 from .services import Services
 
@@ -27,7 +27,7 @@ class PaneScreen(Screen):
         with Vertical(id="pane-body"):
             yield from self.compose_pane()
         yield StatusBar()
-        yield Footer(compact=True, show_command_palette=False)
+        yield PaneFooter()
 
     def compose_pane(self) -> ComposeResult:
         yield from ()

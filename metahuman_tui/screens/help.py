@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
+from ..widgets.footer import PaneFooter
 from ..widgets.line_list import KeyedDataTable
 from ..widgets.text_input import TextInput
 
@@ -40,6 +41,7 @@ class HelpScreen(ModalScreen[None]):
                                               id="help-table")
             table.add_columns("Key", "Where", "Does", "Id (etc/tui.json)")
             yield table
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         app = self.app

@@ -109,8 +109,9 @@ class MemoryScreen(PaneScreen):
         self.call_after_refresh(self._update_header)   # the list's new width is known then
 
     def _update_header(self) -> None:
-        lst = self.query_one(MemoryList)
-        self.query_one("#memory-header", Static).update(lst.header(lst.size.width or 80))
+        lst = self.query_one(MemoryList)   # the rows' width: a scrollbar takes columns
+        width = lst.scrollable_content_region.width or lst.size.width or 80
+        self.query_one("#memory-header", Static).update(lst.header(width))
 
     # ------------------------------------------------------------------ search
     @on(Input.Changed, "#memory-search")
@@ -169,7 +170,7 @@ class MemoryScreen(PaneScreen):
         lst.set_rows(message.rows)
         if message.keep:
             lst.move_to(lst.index_of(message.keep))
-        self._update_header()
+        self.call_after_refresh(self._update_header)   # after the scrollbar (if any) appears
         capture = self.app.key_for("memory.capture", first=True)  # type: ignore[attr-defined]
         if message.error:
             info.update(f"⚠ {message.error}")

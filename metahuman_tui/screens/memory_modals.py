@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from ..widgets.footer import PaneFooter
 from ..widgets.text_input import TextInput
 
 SHOWN = ("id", "timestamp", "type", "tags", "entities", "importance", "source")
@@ -55,6 +56,7 @@ class MemoryDetailScreen(ModalScreen["str | None"]):
             with VerticalScroll(id="memory-detail-body"):
                 yield Static(detail_text(self.record), markup=False)
             yield Label("t edit tags · y copy · Esc close", classes="dialog-hint")
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         self.query_one("#memory-detail-body").focus()
@@ -92,6 +94,7 @@ class CaptureScreen(ModalScreen["dict | None"]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         self.query_one("#capture-text").focus()

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from ..widgets.footer import PaneFooter
 from ..widgets.line_list import KeyedOptionList
 from ..widgets.text_input import TextInput
 
@@ -44,6 +45,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes} (y)", id="yes", variant="error" if self.danger else "primary")
                 yield Button("Cancel (n)", id="no")
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no" if self.default_no else "#yes", Button).focus()
@@ -73,6 +75,7 @@ class PromptScreen(ModalScreen["str | None"]):
             yield Label(self.title_text, classes="dialog-title")
             yield TextInput(self.value, placeholder=self.placeholder, id="prompt-input")
             yield Label("Enter to accept, Esc to cancel", classes="dialog-hint")
+        yield PaneFooter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -101,6 +104,7 @@ class ChoiceScreen(ModalScreen["str | None"]):
             yield KeyedOptionList(*[Option(label, id=value) for value, label in self.options],
                                   id="choices")
             yield Label("Enter picks · Esc cancels", classes="dialog-hint")
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         choices = self.query_one(OptionList)
@@ -135,6 +139,7 @@ class TextViewScreen(ModalScreen[None]):
             yield area
             yield Label("Select with shift+arrows or the mouse · y copies again · Esc closes",
                         classes="dialog-hint")
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()

@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Label
 from metahuman_core.errors import MHError
 from metahuman_core.tasks import PRIORITIES, check_due, check_priority
 
+from ..widgets.footer import PaneFooter
 from ..widgets.text_input import TextInput
 from .memory_modals import split_tags
 
@@ -56,6 +57,7 @@ class TaskFormScreen(ModalScreen["dict | None"]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield PaneFooter()
 
     def on_mount(self) -> None:
         self.query_one("#task-title").focus()

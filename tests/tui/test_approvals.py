@@ -196,3 +196,21 @@ def test_a_new_file_and_a_refused_path_are_said_plainly(make_app, tui_profile):
     assert "new file" in text and "overwrite: false" in text
     bad = dict(item, args={"path": "../etc/passwd", "content": "x", "overwrite": True})
     assert "cannot" in describe(tui_profile, bad)               # the sandbox's reason, no crash
+
+
+def test_ages_move_on_while_the_pane_is_open(make_app):
+    from datetime import timedelta
+
+    from metahuman_core import clock
+
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_queue(pilot)
+            table = screen.query_one(DataTable)
+            assert table.get_row_at(0)[0] == "30m"
+            clock.set_clock(clock.FixedClock(data.NOW + timedelta(hours=2)))
+            screen.poll()                 # the queue did not change; the ages still move on
+            await settle(pilot)
+            assert table.get_row_at(0)[0] == "2h"
+    run(main())

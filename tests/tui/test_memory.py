@@ -152,8 +152,29 @@ def test_header_follows_the_width_when_the_preview_appears(make_app):
             assert screen.has_class("-wide")
             lst = screen.query_one(MemoryList)
             header = str(screen.query_one("#memory-header").render())
-            assert header.rstrip() == lst.header(lst.size.width).rstrip()
+            assert header.rstrip() == lst.header(lst.scrollable_content_region.width).rstrip()
             assert "Tags" in header
+
+
+def test_header_and_rows_line_up_with_a_scrollbar_at_60_columns(make_app, tmp_path):
+    """With more rows than fit, the scrollbar takes columns: the header must be computed for
+    the rows' width (at 60 columns it showed a Tags column the rows did not have)."""
+    async def main():
+        app = make_app(start="memory")
+        async with app.run_test(size=(60, 20)) as pilot:
+            screen = await open_memory(pilot)
+            lst = screen.query_one(MemoryList)
+            rows = [MemoryRow(f"evt-20250101-0000{i:02d}-m", "2025-01-01 00:00", "journal",
+                              f"memory {i}", "#tag") for i in range(60)]
+            lst.set_rows(rows)
+            await pilot.pause()
+            screen._update_header()                   # what a finished search does
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            header = next(line for line in lines if line.startswith("When"))
+            row = next(line for line in lines if "memory 0" in line)
+            assert ("Tags" in header) == ("#tag" in row)
+            assert header.index("Memory") == row.index("memory 0")
     run(main())
 
 

@@ -388,3 +388,21 @@ def test_a_screenshot_is_saved_under_the_profile(make_app, tui_profile, monkeypa
             await wait_for(pilot, lambda: any(str(folder) in n.message
                                               for n in app._notifications), what="where")
     run(main())
+
+
+def test_f1_stays_visible_at_60_columns_and_modals_show_their_own_keys(make_app):
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(60, 20)) as pilot:
+            await settle(pilot)
+            for key in ("f2", "f3", "f4", "f5", "f6", "f7"):
+                await pilot.press(key)
+                await settle(pilot)
+                assert "f1 Help" in screen_text(app).splitlines()[-1], key
+            await pilot.press("f2")
+            await settle(pilot)
+            await pilot.press("f8")                        # the YOLO confirm
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            footer = screen_text(app).splitlines()[-1]
+            assert "Yes" in footer and "New chat" not in footer
+    run(main())
