@@ -74,7 +74,8 @@ class Operator:
         now = clock.now()
         self.rec = {"id": "", "status": "running", "goal": goal, "yolo": self.yolo,
                     "requested_by": self.requested_by, "created_at": now.isoformat(timespec="seconds"),
-                    "updated_at": None, **process_identity(), "model": None, "protocol": "tools",
+                    "updated_at": None, **process_identity(), "model": None,
+                    "protocol": "json" if self._text_only() else "tools",
                     "steps": [], "messages": [], "seen": {}, "pending": None, "answer": "",
                     "error": None, "nudged": False, "warning": None}
         path = exclusive_create_json(runs_dir(self.profile), f"op-{now:%Y%m%d-%H%M%S}",
@@ -113,6 +114,10 @@ class Operator:
             if self.rec.get("status") in ("running", "waiting_approval") and self.rec.get("id"):
                 self._finish("interrupted", error="stopped on request")
             raise
+
+    def _text_only(self) -> bool:
+        """Backends known to lack native tools start with the JSON protocol (no wasted call)."""
+        return getattr(self.llm.backend, "name", "") == "llamacpp"
 
     def _reconcile(self) -> None:
         def audit(run_id: str, error: str) -> None:

@@ -120,6 +120,10 @@ def _load(path: Path, n_ctx: int = 4096) -> _Loaded:
             _MODELS[key] = _Loaded(llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx,
                                                    n_threads=_threads(os.environ.get(THREADS_ENV)),
                                                    verbose=False), llama_cpp)
+            if not os.environ.get("MH_DEBUG"):  # llama.cpp's own notes (e.g. on abort) → silent
+                import logging
+
+                logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL + 1)
         return _MODELS[key]
 
 
