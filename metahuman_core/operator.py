@@ -31,9 +31,10 @@ from .llm.base import (LLMError, LLMUnavailable, Message, ModelMissing, ToolCall
                        ToolsUnsupported)
 from .llm.bounded import Interrupted, Progress
 from .llm.factory import LLM
-from .operator_protocol import (NUDGE, action_schema, approval_observation, canonical_name,
-                                fuzzy_task_id, needs_tool, outcome_observation, parse_text_action,
-                                repair_args, shingles, strip_think, system_prompt)
+from .operator_protocol import (NUDGE, action_schema, approval_observation, as_text,
+                                canonical_name, carries_memory_text, fuzzy_task_id, needs_tool,
+                                outcome_observation, parse_text_action, repair_args, skill_risk,
+                                strip_think, system_prompt)
 from .operator_runs import (FINISHED, UNVERIFIED, OperatorEvent, OperatorResult, final_status,
                             find_paused, load_run, process_identity, reconcile_stale, runs_dir,
                             validate_run_id)
@@ -216,7 +217,7 @@ class Operator:
                                  protocol)
         history = [Message.from_dict(m) for m in self.rec["messages"]]
         if protocol == "json":
-            history = [_as_text(m) for m in history]
+            history = [as_text(m) for m in history]
         tools = [s.tool_spec() for s in skills] if protocol == "tools" and skills else None
         fmt = None
         if protocol == "json" and getattr(self.llm.backend, "name", "") in SCHEMA_BACKENDS:
@@ -277,7 +278,7 @@ class Operator:
             rest.clear()
             self._emit("approval_pending", {"approval_id": outcome.approval_id, "skill": name,
                                             "args": args, "reason": outcome.reason,
-                                            "risk": _risk(name)}, n)
+                                            "risk": skill_risk(name)}, n)
             return self._settle_pending()
         if name == "memory_search" and outcome.status == "ok":
             self.rec.setdefault("memory_text", []).append(
@@ -338,11 +339,8 @@ class Operator:
 
     def _origin(self, name: str, args: dict) -> dict:
         origin = {"run_id": self.rec["id"], "requested_by": self.requested_by}
-        if name == "web_search" and self.rec.get("memory_text"):
-            query = shingles(str(args.get("query", "")))
-            seen = set().union(*(shingles(t) for t in self.rec["memory_text"]))
-            if query & seen:
-                origin["carries_memory_text"] = True
+        if name == "web_search" and carries_memory_text(args, self.rec.get("memory_text") or []):
+            origin["carries_memory_text"] = True
         return origin
 
     def _task_lookup(self, wanted: str) -> str | None:
@@ -404,25 +402,6 @@ class Operator:
                               yolo=bool(rec.get("yolo")), approval_id=pending.get("approval_id"),
                               error=rec.get("error"), hint=rec.get("hint"),
                               error_kind=rec.get("error_kind"), warning=rec.get("warning"))
-
-
-def _risk(skill_id: str) -> str:
-    from .skills import get_skill
-
-    try:
-        return get_skill(skill_id).risk
-    except MHError:
-        return ""
-
-
-def _as_text(msg: Message) -> Message:
-    """History for the JSON protocol: tool calls become the JSON the model is asked to write."""
-    if msg.role == "assistant" and msg.tool_calls:
-        call = msg.tool_calls[0]
-        return Message("assistant", json.dumps({"tool": call.name, "args": call.arguments}))
-    if msg.role == "tool":
-        return Message("user", f"Observation from {msg.tool_name}:\n{msg.content}")
-    return msg
 
 
 def run_operator(profile, goal: str, **kw) -> OperatorResult:

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from .llm.base import ToolCall
+from .llm.base import Message, ToolCall
 
 OBSERVATION_CHARS = 6000
 UNTRUSTED = frozenset({"fs_read", "web_search"})
@@ -255,6 +255,34 @@ def approval_observation(item: dict) -> str:
         return (f"{skill} was approved but failed: "
                 f"{item.get('error') or item.get('reason') or 'unknown error'}")
     return f"{skill} is still waiting for approval ({item.get('id')})."
+
+
+def carries_memory_text(args: dict, memory_texts: list[str]) -> bool:
+    """A web query that shares three-word runs with memories the run has read (privacy)."""
+    if not memory_texts:
+        return False
+    query = shingles(str(args.get("query", "")))
+    return bool(query & set().union(*(shingles(t) for t in memory_texts)))
+
+
+def as_text(msg: Message) -> Message:
+    """History for the JSON protocol: tool calls become the JSON the model is asked to write."""
+    if msg.role == "assistant" and msg.tool_calls:
+        call = msg.tool_calls[0]
+        return Message("assistant", json.dumps({"tool": call.name, "args": call.arguments}))
+    if msg.role == "tool":
+        return Message("user", f"Observation from {msg.tool_name}:\n{msg.content}")
+    return msg
+
+
+def skill_risk(skill_id: str) -> str:
+    from .errors import MHError
+    from .skills import get_skill
+
+    try:
+        return get_skill(skill_id).risk
+    except MHError:
+        return ""
 
 
 def shingles(text: str, n: int = 3) -> set[str]:

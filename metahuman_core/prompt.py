@@ -57,8 +57,10 @@ def persona_section(profile) -> tuple[str, str]:
         lines.append(f"Role: {ident['role']}.")
     if ident.get("purpose"):
         lines.append(f"Purpose: {ident['purpose']}")
-    pers = core.get("personality") if isinstance(core.get("personality"), dict) else {}
-    style = pers.get("communicationStyle") if isinstance(pers.get("communicationStyle"), dict) else {}
+    pers = core.get("personality")
+    pers = pers if isinstance(pers, dict) else {}
+    style = pers.get("communicationStyle")
+    style = style if isinstance(style, dict) else {}
     bits = []
     if style.get("tone"):
         tone = style["tone"]

@@ -111,7 +111,7 @@ def redact(value: Any, *, _depth: int = 0, _secrets_cache: list[str] | None = No
     if _depth > MAX_DEPTH:
         return "[too deep]"
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for i, (key, item) in enumerate(value.items()):
             if i >= MAX_ITEMS:
                 out["…"] = f"+{len(value) - MAX_ITEMS} keys"

@@ -64,16 +64,16 @@ def _no_extra_bufts(llama_cpp) -> None:
     """Make every Llama() load with use_extra_bufts=False (no AMX repack -> no SIGILL)."""
     low = getattr(llama_cpp, "llama_cpp", None)
     original = getattr(low, "llama_model_default_params", None)
-    if original is None or getattr(original, "_mh_patched", False):
+    if low is None or original is None or getattr(original, "_mh_patched", False):
         return
 
-    def patched():
+    def patched() -> Any:
         params = original()
         if hasattr(params, "use_extra_bufts"):
             params.use_extra_bufts = False
         return params
 
-    patched._mh_patched = True
+    setattr(patched, "_mh_patched", True)  # mypy: an attribute on a function
     low.llama_model_default_params = patched
     if hasattr(llama_cpp, "llama_model_default_params"):
         llama_cpp.llama_model_default_params = patched

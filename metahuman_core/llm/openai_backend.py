@@ -33,12 +33,12 @@ def to_wire(messages: list[Message]) -> list[dict[str, Any]]:
                                            "arguments": json.dumps(call.arguments)}})
             out.append({"role": "assistant", "content": msg.content or None, "tool_calls": calls})
         elif msg.role == "tool":
-            cid = msg.tool_call_id
-            if cid is None and pending:
-                match = next((p for p in pending if p[1] == msg.tool_name), pending[0])
-                cid = match[0]
-            pending = [p for p in pending if p[0] != cid]
-            out.append({"role": "tool", "tool_call_id": cid or "call_0", "content": msg.content})
+            answered = msg.tool_call_id
+            if answered is None and pending:
+                answered = next((p for p in pending if p[1] == msg.tool_name), pending[0])[0]
+            pending = [p for p in pending if p[0] != answered]
+            out.append({"role": "tool", "tool_call_id": answered or "call_0",
+                        "content": msg.content})
         else:
             out.append({"role": msg.role, "content": msg.content})
     return out
@@ -68,7 +68,7 @@ class OpenAIBackend(BaseBackend):
         self.host = base_url.rstrip("/")
         self.host_source = host_source
         self.timeout = timeout
-        self._response = None  # the stream in flight, for abort()
+        self._response: Any = None  # the stream in flight, for abort()
 
     def abort(self) -> None:
         resp = self._response
