@@ -42,7 +42,8 @@ def _is_long(value: Any) -> bool:
 def _stats(text: str) -> str:
     raw = text.encode("utf-8")
     lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    return f"{len(raw):,} bytes · {lines:,} lines · sha256 {hashlib.sha256(raw).hexdigest()}"
+    return (f"{len(raw):,} bytes · {lines:,} line{'s' if lines != 1 else ''} · "
+            f"sha256 {hashlib.sha256(raw).hexdigest()}")
 
 
 def existing_file(profile, path: str) -> tuple[str, str | None]:
@@ -103,7 +104,7 @@ def describe(profile, item: dict[str, Any]) -> str:
     against the file it replaces."""
     args = item.get("args")
     out = [f"{item.get('skill')} · risk {item.get('risk')} · requested by "
-           f"{item.get('requested_by')} · {item.get('id')}"]
+           f"{item.get('requested_by')} · expires {item.get('expires_at')}"]
     if item.get("request_reason"):
         out.append(f"why: {item['request_reason']}")
     out.append("")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from textual.widgets import Input
+from metahuman_tui.widgets.prompt_area import PromptArea
 
 from .conftest import settle, snap_ready
 
@@ -31,7 +31,7 @@ def test_chat_with_a_streamed_reply(snap_compare, make_app, fake_llm):
 
     async def run_before(pilot):
         await settle(pilot)
-        box = pilot.app.screen.query_one("#chat-input", Input)
+        box = pilot.app.screen.query_one("#chat-input", PromptArea)
         box.value = "What should I focus on?"
         await pilot.press("enter")
         await settle(pilot)
@@ -46,3 +46,25 @@ def test_yolo_confirmation(snap_compare, make_app, fake_llm):
 
 def test_help(snap_compare, make_app, fake_llm):
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=snap_ready("f1"))
+
+
+def test_chat_multi_line_draft(snap_compare, make_app, fake_llm):
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#chat-input", PromptArea).value = (
+            "Three things for today:\n- the Q4 numbers for Sarah\n- call the plumber")
+        await settle(pilot)
+        pilot.app.clear_notifications()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_raise_trust_confirmation(snap_compare, make_app, fake_llm):
+    assert snap_compare(make_app(), terminal_size=(80, 24),
+                        run_before=snap_ready("f10", "down", "enter"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_approval_details(snap_compare, make_app, fake_llm, size):
+    assert snap_compare(make_app(start="approvals"), terminal_size=SIZES[size],
+                        run_before=snap_ready("enter"))
