@@ -76,7 +76,8 @@ class OperatorResult:
                     f"mh approvals approve {self.approval_id}, then mh op --resume {self.run_id}")
         labels = {"loop_detected": "stopped: the same call kept repeating",
                   "step_budget": "stopped: step budget used up",
-                  "time_budget": "stopped: time budget used up",
+                  "time_budget": "stopped: time budget used up"
+                                 + (f" ({self.error})" if self.error else ""),
                   "cancelled": "cancelled", "interrupted": "interrupted",
                   "denied": "every step was denied", "failed": f"failed: {self.error}"}
         done = ", ".join(f"{s['skill']} {s['status']}" for s in self.steps) or "no steps"
