@@ -4,7 +4,7 @@ Secrets never appear; file contents never appear (size + sha256 instead); long v
 `scrub_secrets` is the lighter pass for records that must keep their text (operator runs, error
 messages shown to people): it only replaces the values of every configured secret, which are
 the known variables (SECRET_ENV_VARS), any variable whose name says it is a secret
-(`*_API_KEY`, `*_TOKEN`, `*PASSWORD*`…), the profile's etc/secrets/ files and registered values.
+(`*_API_KEY`, `*_TOKEN`, `*_SECRET`, `*_PASSWORD`…), the profile's etc/secrets/ files and registered values.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ MAX_ITEMS = 100
 MAX_DEPTH = 6
 REDACTED = "[redacted]"
 
+ENV_SECRET_RE = re.compile(r"(^|_)(API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|SECRET(_?KEY)?|TOKEN|"
+                           r"PASSWORD|PASSPHRASE|CREDENTIALS?)$", re.IGNORECASE)
 ENV_MIN_CHARS = 8  # shorter values of secret-looking variables ("1", "true") are not secrets
 SECRET_FILE_MAX = 4096
 
@@ -56,7 +58,7 @@ def _env_secrets() -> frozenset[str]:
     key = len(os.environ)
     if _env_cache[0] != key:
         _env_cache = (key, frozenset(v for k, v in os.environ.items()
-                                     if len(v) >= ENV_MIN_CHARS and SECRET_KEY_RE.search(k)))
+                                     if len(v) >= ENV_MIN_CHARS and ENV_SECRET_RE.search(k)))
     return _env_cache[1]
 
 
