@@ -161,9 +161,15 @@ def test_tamper_is_reported_also_after_the_next_append(log_home, name):
     # the entry asked for was written, once, as the newest entry of the chain
     tail = [json.loads(l) for l in lines(log_home, D3) if "after_tamper" in l]
     assert len(tail) == 1 and tail[0]["seq"] == max(e["seq"] for e in all_entries(log_home))
-    # and once more: a third append after the repair leaves the log in step (no new repair)
+    seqs = [e["seq"] for e in all_entries(log_home)]
+    if name not in ("insert_copy", "copy_day_file"):
+        assert len(seqs) == len(set(seqs)), (name, sorted(seqs))   # never a fork
+    # and once more: a third append after the repair leaves the log in step (no new repair),
+    # and the original damage is still reported
     again = mh_at(log_home, f"{D3}T19:30:00+02:00", "audit", "log", "later")
     assert again.returncode == 0 and "audit log damaged" not in again.stderr, again.stderr
+    last = mh_at(log_home, NOW3, "audit", "verify", "--all")
+    assert last.returncode == 1 and fragment in last.stderr, (name, last.stderr)
 
 
 @pytest.mark.parametrize("name,fragment", [
