@@ -91,3 +91,28 @@ def test_mh_status_reports_missing_model(mh, profile, ollama):
     data = json.loads(r.stdout)
     assert data["llm"]["model_present"] is False
     assert any("qwen3:1.7b" in p for p in data["problems"])
+
+
+def test_a_server_that_is_not_ollama(profile, tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        profile.config.set_value("agent.host", f"http://127.0.0.1:{server.server_address[1]}")
+        h = health(profile)
+        assert h.ok is False and "not as an Ollama server" in h.message
+    finally:
+        server.shutdown()
+        server.server_close()

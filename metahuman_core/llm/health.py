@@ -71,12 +71,21 @@ def _ollama(profile: Profile, timeout: float, common: dict[str, Any]) -> LlmHeal
     except LLMError as exc:
         return LlmHealth(ok=False, reachable=False, model_present=None, message=exc.message,
                          hint=exc.hint, **base)
+    except (ValueError, AttributeError):  # an HTTP server, but not speaking Ollama's JSON
+        return LlmHealth(ok=False, reachable=False, model_present=None,
+                         message=f"{backend.host} answers, but not as an Ollama server",
+                         hint="check agent.host (mh config get agent.host) and $OLLAMA_HOST",
+                         **base)
     try:
         names = [m.get("model") or m.get("name") or ""
                  for m in backend._get("/api/tags", timeout=timeout).get("models") or []]
     except LLMError as exc:
         return LlmHealth(ok=False, reachable=True, model_present=None, version=version,
                          message=exc.message, hint=exc.hint, **base)
+    except (ValueError, AttributeError):
+        return LlmHealth(ok=False, reachable=True, model_present=None, version=version,
+                         message=f"{backend.host}/api/tags did not answer a model list",
+                         hint="see the Ollama server log", **base)
     model = common["model"]
     present = any(same_model(n, model) for n in names)
     if present:
