@@ -12,6 +12,7 @@ visible forever.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass, field
@@ -61,18 +62,32 @@ class VerifyResult:
                 "problems": self.problems, "checkpoints": self.checkpoints}
 
 
-def read_head_state(log: AuditLog) -> tuple[Head | None, str, dict[str, Day] | None]:
-    """(live record, status, day manifest or None) as they are on disk now."""
+def read_head_state(log: AuditLog) -> tuple[Head | None, str, dict[str, Day] | None,
+                                           dict[str, int]]:
+    """(live record, status, day manifest or None, size of each day file), read together under a
+    shared lock so that appends running meanwhile (the app, an agent) are not mistaken for lines
+    added past the head: verify then reads each file only up to the size it had here."""
     try:
         fd = os.open(log.head_path, os.O_RDONLY)
     except FileNotFoundError:
-        return None, "missing", None
+        return None, "missing", None, _sizes(log)
     try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
         head, status = read_live(fd)
         days = read_days(fd) if status == "ok" else None
-        return head, status, days
+        return head, status, days, _sizes(log)
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
+
+
+def _sizes(log: AuditLog) -> dict[str, int]:
+    out = {}
+    for d in log.dates():
+        try:
+            out[d] = log.day_path(d).stat().st_size
+        except FileNotFoundError:
+            continue
+    return out
 
 
 def ordered_dates(log: AuditLog) -> list[str]:
@@ -82,21 +97,21 @@ def ordered_dates(log: AuditLog) -> list[str]:
 def verify(log: AuditLog, date: str | None = None, all_days: bool = False,
            want: frozenset[int] = frozenset()) -> VerifyResult:
     """Verify one day (default: today) or, with all_days, the whole log."""
-    head, status, days = read_head_state(log)
+    head, status, days, sizes = read_head_state(log)
     expected = overlay(days, head) if days is not None else None
-    dates = log.dates()
+    dates = sorted(sizes)
     if not all_days:
         date = date or clock.today_str()
         dates = [date] if date in dates else []
     result = VerifyResult(ok=True, checked=0, files=[log.rel(log.day_path(d)) for d in dates])
     scans = []
     for d in dates:
-        s = scan(log.day_path(d), d, log.rel(log.day_path(d)), want)
+        s = scan(log.day_path(d), d, log.rel(log.day_path(d)), want, limit=sizes[d])
         scans.append(s)
         result.checked += s.entries
         for line, kind, message in s.problems:
             result.fail(s.rel, line, message, kind)
-    total = sum(s.entries for s in scans) if all_days else _count_all(log, dates, scans)
+    total = sum(s.entries for s in scans) or sum(sizes.values())
     head_rel = log.rel(log.head_path)
     if status == "missing":
         if total:
@@ -119,13 +134,6 @@ def verify(log: AuditLog, date: str | None = None, all_days: bool = False,
     if want:
         result.found = {seq: (s.rel, *s.found[seq]) for s in scans for seq in s.found}
     return result
-
-
-def _count_all(log: AuditLog, dates: list[str], scans: list[FileScan]) -> int:
-    """Whether any entries exist (for "head missing"): cheap, sizes only."""
-    if any(s.entries for s in scans):
-        return 1
-    return sum(log.day_path(d).stat().st_size for d in log.dates() if d not in dates)
 
 
 def _walk(result: VerifyResult, scans: list[FileScan], expected: dict[str, Day] | None) -> None:

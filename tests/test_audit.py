@@ -165,3 +165,29 @@ def test_cli_log_and_filters(mh, home):
     assert json.loads(r.stdout)["by_event"]["my_script_ran"] == 1
     assert mh("audit", "--date", "2025-02-30").returncode == 2
     assert mh("audit", "verify").returncode == 0
+
+
+def test_verify_while_the_app_appends_reports_nothing(home, fixed_clock):
+    """An agent or the API appending during `verify` is not "entries past the head record"."""
+    log = Profile(home).audit
+    for i in range(2000):
+        log.append("warm", details={"i": i})
+    ctx = multiprocessing.get_context("fork")
+    stop = ctx.Event()
+
+    def writer():
+        own = AuditLog(home / "logs")
+        while not stop.is_set():
+            own.append("busy", actor="agent")
+
+    procs = [ctx.Process(target=writer) for _ in range(2)]
+    for p in procs:
+        p.start()
+    try:
+        results = [log.verify(all_days=True) for _ in range(5)] + [log.verify() for _ in range(5)]
+    finally:
+        stop.set()
+        for p in procs:
+            p.join()
+    assert all(r.ok for r in results), [r.problems for r in results if not r.ok][:1]
+    assert log.verify(all_days=True).checked > results[0].checked
