@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from metahuman_core.audit import AuditLog
 from metahuman_core.audit_head import HEAD_SIZE
@@ -166,3 +170,23 @@ def test_a_version_1_head_over_a_damaged_log_is_recorded_not_migrated(home, fixe
     assert any(f"seq {live['seq']} missing" in f for f in log2.last_repair["details"]["found"])
     res = log2.verify(all_days=True)
     assert {p["kind"] for p in res.problems} == {"missing", "repaired"}, res.problems
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_seeds_jq_recipes_read_a_repaired_log(tmp_path):
+    home = fresh(tmp_path)
+    now = "2025-10-18T10:00:00+02:00"
+    at(home, now, "audit", "log", "lora_dataset_built")
+    with day(home, "2025-10-18").open("a") as fh:
+        fh.write("garbage\n")
+    at(home, now, "audit", "log", "lora_dataset_auto_approved")
+    day(home, "2025-10-18").write_text(
+        "".join(l for l in day(home, "2025-10-18").read_text().splitlines(keepends=True)
+                if l != "garbage\n"))   # jq reads JSON lines; the seed's recipes never saw junk
+    events = subprocess.run(["jq", "-r", ".event"], input=day(home, "2025-10-18").read_text(),
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert events == ["system_init", "lora_dataset_built", "audit_chain_repaired",
+                      "lora_dataset_auto_approved"]
+    grep = subprocess.run(f'grep "lora_dataset_auto" {day(home, "2025-10-18")} | jq .',
+                          shell=True, capture_output=True, text=True, check=True).stdout
+    assert json.loads(grep)["event"] == "lora_dataset_auto_approved"
