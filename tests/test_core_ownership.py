@@ -271,3 +271,22 @@ def test_corrupt_agent_records_are_reported(mh, home):
     assert r.returncode == 0 and "Traceback" not in r.stderr
     assert "organizer.runs.json" in r.stderr and "moved aside" in r.stderr
     assert list(agents.glob("organizer.runs.json.corrupt-*"))  # kept, not deleted
+
+
+def test_api_listings_name_unreadable_files(profile, home):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from metahuman_core.api_token import ensure_token
+    from metahuman_tui.http.app import create_api
+
+    _task_file(home, "task-20251019-120000.json", "{broken")
+    queue = home / "out/approval-queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    (queue / "apr-20251019-160000-deadbeef.json").write_text("[]")
+    client = TestClient(create_api(profile), base_url="http://localhost")
+    auth = {"Authorization": f"Bearer {ensure_token(profile)}"}
+    r = client.get("/api/tasks", headers=auth)
+    assert r.status_code == 200 and "task-20251019-120000.json" in r.json()["problems"][0]
+    r = client.get("/api/approvals?status=all", headers=auth)
+    assert r.status_code == 200 and "apr-20251019-160000-deadbeef.json" in r.json()["problems"][0]

@@ -63,7 +63,10 @@ def task_list(profile: Profile, args: TaskListArgs, actor: str) -> dict:
     tasks = [_plain(t) for t in tasks]
     if args.status:
         tasks = [t for t in tasks if t.get("status") == args.status]
-    return {"tasks": tasks, "count": len(tasks), "status": args.status}
+    out = {"tasks": tasks, "count": len(tasks), "status": args.status}
+    if store.problems():  # unreadable task files: named, the rest still listed
+        out["problems"] = store.problems()
+    return out
 
 
 def task_find(profile: Profile, args: TaskFindArgs, actor: str) -> dict:

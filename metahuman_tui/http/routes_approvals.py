@@ -33,8 +33,12 @@ def list_approvals(
     = Query("pending", description="Which items (default: pending)."),
     profile=Depends(get_profile),
 ) -> dict:
-    items = _queue(profile).list(None if status == "all" else status)
-    return {"approvals": items, "status": status}
+    queue = _queue(profile)
+    items = queue.list(None if status == "all" else status)
+    out = {"approvals": items, "status": status}
+    if queue.corrupt:  # unreadable files, named (also listed as status "corrupt" with --all)
+        out["problems"] = queue.corrupt
+    return out
 
 
 @router.post("/api/approvals", response_model=ApprovalDecisionResponse,

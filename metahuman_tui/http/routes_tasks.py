@@ -19,11 +19,13 @@ TaskFilter = Literal["active", "completed", "all", "todo", "in_progress", "block
                      "cancelled"]
 
 
-def _list(profile, status: str | None) -> list[dict]:
+def _list(profile, status: str | None, problems: list[str] | None = None) -> list[dict]:
     args = {"status": status} if status else {}
     outcome = run_skill(profile, "task_list", args)
     if not outcome.ok:
         raise outcome_error(outcome, what="Listing tasks", diagnose=lambda: 500)
+    if problems is not None:  # unreadable task files, named (the listing goes on without them)
+        problems.extend(p for p in outcome.result.get("problems", []) if p not in problems)
     return list(outcome.result.get("tasks", []))
 
 
@@ -45,15 +47,22 @@ def list_tasks(
                                                      "status."),
     profile=Depends(get_profile),
 ) -> dict:
+    problems: list[str] = []
     if status == "active":
-        return {"tasks": _list(profile, None), "status": status}
-    if status == "completed":
-        return {"tasks": _list(profile, "done") + _list(profile, "cancelled"), "status": status}
-    if status == "all":
-        return {"tasks": _list(profile, None),
-                "completedTasks": _list(profile, "done") + _list(profile, "cancelled"),
-                "status": status}
-    return {"tasks": _list(profile, status), "status": status}
+        out = {"tasks": _list(profile, None, problems), "status": status}
+    elif status == "completed":
+        out = {"tasks": _list(profile, "done", problems) + _list(profile, "cancelled", problems),
+               "status": status}
+    elif status == "all":
+        out = {"tasks": _list(profile, None, problems),
+               "completedTasks": _list(profile, "done", problems)
+               + _list(profile, "cancelled", problems),
+               "status": status}
+    else:
+        out = {"tasks": _list(profile, status, problems), "status": status}
+    if problems:
+        out["problems"] = problems
+    return out
 
 
 @router.post("/api/tasks", status_code=201, response_model=TaskWriteResponse,

@@ -87,6 +87,7 @@ class TaskPatchRequest(_Request):
 class TasksResponse(_Response):
     tasks: list[dict[str, Any]]
     status: str
+    problems: list[str] | None = Field(None, description="Unreadable task files (file: reason).")
 
 
 class TaskWriteResponse(_Response):
@@ -103,6 +104,7 @@ class ApprovalDecisionRequest(_Request):
 
 class ApprovalsResponse(_Response):
     approvals: list[dict[str, Any]]
+    problems: list[str] | None = Field(None, description="Unreadable approval files (file: reason).")
 
 
 class ApprovalDecisionResponse(_Response):
