@@ -53,6 +53,8 @@ class Reporter:
         line = _human(kind, data)
         if line:
             self._write(line)
+        elif kind in ("answer", "finished"):
+            self.close()  # the answer follows on stdout: no half "thinking…" line before it
 
     # ------------------------------------------------------------------ modes
     def _ndjson(self, event: Any) -> None:
