@@ -290,3 +290,13 @@ def test_api_listings_name_unreadable_files(profile, home):
     assert r.status_code == 200 and "task-20251019-120000.json" in r.json()["problems"][0]
     r = client.get("/api/approvals?status=all", headers=auth)
     assert r.status_code == 200 and "apr-20251019-160000-deadbeef.json" in r.json()["problems"][0]
+
+
+@pytest.mark.parametrize("agent,config", [("sleep-service", "sleep"), ("boredom-service", "boredom")])
+def test_once_agent_on_broken_config_exits_non_zero(mh, home, agent, config):
+    (home / f"etc/{config}.json").write_bytes(b"\xff\xfe{")
+    r = mh("agent", "run", agent, "--once", timeout=120)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "Traceback" not in out
+    assert len([ln for ln in out.splitlines() if f"etc/{config}.json" in ln]) == 1, out

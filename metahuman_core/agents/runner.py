@@ -218,6 +218,16 @@ class Runner:
             return self.config_error.exit_code
         return 0
 
+    def _fail_on_config(self, exc: ConfigError | CorruptFile) -> None:
+        """Record a --once run that could not start its cycle because a config file is broken."""
+        message = str(exc).replace("\n", "; ")
+        run_id = self.records.start()
+        self.records.finish(run_id, status="failed", error=message)
+        self.cycles += 1
+        self.config_error = exc
+        self.last_result = CycleResult("failed", error=message)
+        self.log.error(f"cycle {run_id} failed: {message}")
+
     def _wait_for(self, interval: float, failures: int, more: bool) -> float:
         if more:
             return 0.0
@@ -256,6 +266,11 @@ class Runner:
                     continue
             try:
                 reason = self.agent.due(ctx)
+            except (ConfigError, CorruptFile) as exc:
+                if self.once:  # a one-shot run on a broken config fails: one line, non-zero
+                    self._fail_on_config(exc)
+                    return
+                reason = f"cannot check the schedule: {exc.message}"
             except MHError as exc:
                 reason = f"cannot check the schedule: {exc.message}"
             if reason is not None:
