@@ -281,3 +281,28 @@ def test_tui_bridge_shows_thinking():
 
     item = translate(OperatorEvent("thinking", 2, {"elapsed": 3.0, "tokens": 7}))
     assert item == Thinking("2", 3.0, 7)
+
+
+def test_progress_lines_for_pipes_and_terminals():
+    import io
+
+    from metahuman_core.operator_runs import OperatorEvent
+    from metahuman_tui.cli.op_progress import Reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    events = [OperatorEvent("thinking", 1, {"elapsed": 0.0, "tokens": 0}),
+              OperatorEvent("thinking", 1, {"elapsed": 1.0, "tokens": 3}),
+              OperatorEvent("tool_call", 1, {"skill": "fs_list", "args": {"path": "docs"}}),
+              OperatorEvent("answer", 1, {"text": "x"})]
+    pipe, tty, quiet = io.StringIO(), Terminal(), io.StringIO()
+    for stream, mode in ((pipe, "human"), (tty, "human"), (quiet, "quiet")):
+        reporter = Reporter(mode, stream)
+        for event in events:
+            reporter(event)
+    assert pipe.getvalue() == 'thinking… step 1\n→ fs_list {"path": "docs"}\n'  # no line a second
+    assert "\rthinking… step 1, 1 s, 3 tokens" in tty.getvalue().replace("\x1b[2K", "")
+    assert tty.getvalue().endswith('→ fs_list {"path": "docs"}\n')
+    assert quiet.getvalue() == ""
