@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 from textual.worker import WorkerState
 
 from metahuman_core import clock
@@ -36,6 +36,7 @@ CLOSED_PORT = "http://127.0.0.1:9"
 def _no_blink(monkeypatch):
     """The cursor stays visible: a blinking cursor makes screenshots flaky."""
     monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
 
 
 @pytest.fixture(scope="session")
