@@ -31,7 +31,7 @@ from typing import Any
 from .. import clock, events, ids
 from ..errors import MHError, ValidationFailed
 from ..storage import atomic_write_text, file_lock, read_json
-from .importers import ParseError, Source, parse
+from .importers import MAX_FILE, ParseError, Source, parse
 from .importers.turns import person_turns
 from .inbox_ledger import (
     Journal,
@@ -69,9 +69,13 @@ def persona_names(profile) -> list[str]:
     return list(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 
 
-def _sha256(path: Path) -> str:
+def _read(path: Path) -> tuple[str, bytes | None]:
+    """(sha256, the bytes when the file is small enough to parse from memory)."""
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        if os.fstat(fh.fileno()).st_size <= MAX_FILE:
+            raw = fh.read()
+            return hashlib.sha256(raw).hexdigest(), raw
+        return hashlib.file_digest(fh, "sha256").hexdigest(), None   # a zip with media
 
 
 def _recover(store: MemoryStore, stem: str, chunk: str, sha: str) -> tuple[dict, Path] | None:
@@ -161,7 +165,10 @@ class _Run:
         self.me = list(me or [])
         self.home = profile.home
         self.store = MemoryStore(profile)
-        self.ledger = self.home.inbox / "_ledger"
+        self.inbox = self.home.inbox
+        self.ledger = self.inbox / "_ledger"
+        hints_dir = self.ledger / "hints"
+        self.hinted = set(os.listdir(hints_dir)) if hints_dir.is_dir() else set()
         self.imported = {str(e.get("sha256")) for e in read_lines(self.ledger / "imported.ndjson")}
         self.recorded = set(self.imported)   # durably in imported.ndjson
         self.journal = Journal(self.ledger / "journal.ndjson")
@@ -173,9 +180,9 @@ class _Run:
 
     # ------------------------------------------------------------------ one file
     def file(self, path: Path) -> None:
-        hints = read_hints(self.home.inbox, path.name)
+        hints = read_hints(self.inbox, path.name) if f"{path.name}.json" in self.hinted else {}
         try:
-            sha = _sha256(path)
+            sha, raw = _read(path)
         except FileNotFoundError:
             return
         report: dict[str, Any] = {"file": path.name}
@@ -192,7 +199,7 @@ class _Run:
                                             "reason": "already imported (same content)"})
             return
         try:
-            items = self._items(path, hints, report)
+            items = self._items(path, raw, hints, report)
             records = _records(self.store, path.name, sha, items)
         except ParseError as exc:
             self._fail(path, str(exc), sha, report)
@@ -205,8 +212,8 @@ class _Run:
         if len(self.pending) >= self.batch:
             self.flush()
 
-    def _items(self, path: Path, hints: dict, report: dict) -> list[dict]:
-        src = Source(str(hints.get("from") or path.name), path)
+    def _items(self, path: Path, raw: bytes | None, hints: dict, report: dict) -> list[dict]:
+        src = Source(str(hints.get("from") or path.name), path, raw)
         try:
             parsed = parse(src, hints.get("format"))
         except ValidationFailed as exc:     # a bad --format saved in the hints
@@ -268,8 +275,12 @@ class _Run:
     # ------------------------------------------------------------------ outcomes
     def _archive(self, path: Path) -> Path:
         moved = move_unique(path, self.home.inbox_archive / clock.today_str())
-        drop_hints(self.home.inbox, path.name)
+        self._drop_hints(path)
         return moved
+
+    def _drop_hints(self, path: Path) -> None:
+        if f"{path.name}.json" in self.hinted:
+            drop_hints(self.inbox, path.name)
 
     def flush(self) -> None:
         if not self.pending:
@@ -297,7 +308,7 @@ class _Run:
 
     def _fail(self, path: Path, reason: str, sha: str, report: dict) -> None:
         moved = move_unique(path, self.home.inbox_failed)
-        drop_hints(self.home.inbox, path.name)
+        self._drop_hints(path)
         atomic_write_text(moved.with_name(moved.name + ".error.txt"),
                           f"{path.name}: {reason}\nfailed at {clock.iso()} (sha256 {sha})\n"
                           "Fix the file and drop it into memory/inbox/ again.\n")

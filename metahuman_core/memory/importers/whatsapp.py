@@ -232,8 +232,11 @@ class WhatsAppImporter:
         return Parsed(self.name, messages=msgs, source=f"whatsapp:{src.name}")
 
 
+_START = re.compile(r"[\u200e\u200f\ufeff]*\[?\d{1,4}[./-]\d")
+
+
 def looks_like(text: str) -> bool:
     """The first non-empty line is a message line, or at least 3 of the first 40 are."""
-    lines = [ln for ln in text[:20000].split("\n") if ln.strip()][:40]
-    hits = [bool(match(ln)) for ln in lines]
+    lines = [ln for ln in text[:20000].split("\n", 200)[:200] if ln.strip()][:40]
+    hits = [bool(_START.match(ln) and match(ln)) for ln in lines]
     return bool(hits) and (hits[0] or sum(hits) >= 3)
