@@ -288,3 +288,18 @@ def test_crash_mid_chat_then_a_longer_export_never_duplicates(profile, fixed_clo
 def test_json_items_still_work_with_keys_ignored(profile, fixed_clock):
     drop(profile, "a.json", json.dumps({"content": "plain item"}))
     assert run(profile)["reports"][0]["format"] == "json"
+
+
+def test_a_chat_zip_in_a_folder_is_taken_other_binaries_left(profile, fixed_clock, tmp_path):
+    src = tmp_path / "Downloads"
+    src.mkdir()
+    with zipfile.ZipFile(src / "WhatsApp Chat - Ana Lima.zip", "w") as zf:
+        zf.write(FIX / "_chat.txt", "_chat.txt")
+    with zipfile.ZipFile(src / "photos.zip", "w") as zf:
+        zf.writestr("a.jpg", b"\xff\xd8\xff\x00")
+    (src / "photo.jpg").write_bytes(b"\xff\xd8\xff\x00")
+    skipped = Skipped()
+    queued = ingest_paths(profile, [src], skipped=skipped)
+    assert [p.name for p in queued] == ["WhatsApp Chat - Ana Lima.zip"]
+    assert sorted(p.name for p in skipped.binary) == ["photo.jpg", "photos.zip"]
+    assert run(profile, me=["Alex"])["memories"] == 3
