@@ -91,5 +91,10 @@ POD_REAPED = "runpod_pod_reaped"
 # api
 API_REQUEST = "api_request"
 
+# mcp (`mh mcp`: one session per client connection; tool calls are SKILL_* lines with actor mcp:…)
+MCP_SESSION_STARTED = "mcp_session_started"
+MCP_SESSION_ENDED = "mcp_session_ended"
+MCP_RESOURCE_READ = "mcp_resource_read"
+
 # user-recorded
 USER_EVENT = "user_event"

@@ -167,6 +167,14 @@ def test_task_create_writes_a_task_file_and_an_audit_line_with_the_mcp_actor(hom
     assert started[0]["actor"] == ACTOR and started[0]["details"]["client"] == CLIENT
     assert started[0]["details"]["trust"] == "supervised_auto"
     assert ended[0]["details"]["calls"] == 1
+    assert {e["event"] for e in lines} <= core_event_names(), "every MCP event is in the catalogue"
+
+
+def core_event_names() -> set[str]:
+    """The core's audit event catalogue (metahuman_core.events): one home for every event name."""
+    from metahuman_core import events
+
+    return {v for k, v in vars(events).items() if k.isupper() and isinstance(v, str)}
 
 
 def test_today_and_persona_resources(home):

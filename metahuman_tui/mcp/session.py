@@ -24,9 +24,6 @@ from metahuman_core.profile import Profile
 
 from .results import Shaped, refused_by_config, shape
 
-SESSION_STARTED = "mcp_session_started"
-SESSION_ENDED = "mcp_session_ended"
-RESOURCE_READ = "mcp_resource_read"
 ACTOR_PREFIX = "mcp"
 _SLUG_RE = re.compile(r"[^a-z0-9._-]+")
 
@@ -119,7 +116,7 @@ class McpSession:
         if self.forced is None:
             self.client = client_slug(name)
             self._apply()
-        self._audit(SESSION_STARTED, {
+        self._audit(events.MCP_SESSION_STARTED, {
             "client": self.client, "reported_client": name, "client_version": version,
             "protocol": protocol, "transport": self.transport, "pid": os.getpid(),
             "trust": self.base.trust(), "trust_cap": self.rules.cap,
@@ -130,7 +127,7 @@ class McpSession:
             return
         self.identify()  # a client that never sent a request still gets a start line
         self.ended = True
-        self._audit(SESSION_ENDED, {
+        self._audit(events.MCP_SESSION_ENDED, {
             "client": self.client, "reason": reason,
             "duration_s": round(time.monotonic() - self._t0, 3),
             "calls": self.counts["calls"], "ok": self.counts["ok"],
@@ -181,7 +178,7 @@ class McpSession:
         details: dict[str, Any] = {"uri": uri, "ok": ok, "trust": self.profile.trust()}
         if error:
             details["error"] = error
-        self._audit(RESOURCE_READ, details, category="action", level="info" if ok else "warn")
+        self._audit(events.MCP_RESOURCE_READ, details, category="action", level="info" if ok else "warn")
 
 
 def _hints(skill: Any) -> dict[str, Any]:
