@@ -93,7 +93,7 @@ class Source:
         self._json: Any = None
         self._json_error: ParseError | None = None
         self._parsed_json = False
-        self._zip: zipfile.ZipFile | None | bool = None
+        self._zip: zipfile.ZipFile | None = None
 
     @property
     def lower(self) -> str:
