@@ -120,7 +120,9 @@ class ChatSession:
 
     `approval_wait` (seconds; default etc/operator.json approvalWaitSeconds) is how long an
     action routed to the operator waits for a decision before pausing: the TUI passes a long
-    wait and decides in its approval pane. Setting `cancel` stops the operator at its next check.
+    wait and decides in its approval pane. Setting `cancel` (Esc, Ctrl-C, SIGTERM) stops the
+    model call within a fraction of a second (llm/bounded.py): a persona reply comes back
+    `interrupted` and unsaved, an operator run ends "interrupted".
     """
 
     approval_wait: float | None = None
