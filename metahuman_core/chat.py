@@ -27,6 +27,7 @@ from .llm.bounded import Interrupted
 from .llm.factory import LLM
 from .operator_protocol import OBJECT_RE
 from .prompt import build_system_prompt
+from .redact import register_profile_secrets
 
 ACTION_VERBS = frozenset("""list show read open create write save make delete remove erase search
 find look run add mark complete finish close start check summarize summarise capture fetch
@@ -141,6 +142,7 @@ class ChatSession:
         self.save = save
         self.history: list[Message] = []
         self.history_turns = history_turns
+        register_profile_secrets(profile)  # upstream errors are scrubbed of them (redact.py)
         if approval_wait is not None:
             self.approval_wait = approval_wait
         if cancel is not None:
