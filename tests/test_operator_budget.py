@@ -306,3 +306,16 @@ def test_progress_lines_for_pipes_and_terminals():
     assert "\rthinking… step 1, 1 s, 3 tokens" in tty.getvalue().replace("\x1b[2K", "")
     assert tty.getvalue().endswith('→ fs_list {"path": "docs"}\n')
     assert quiet.getvalue() == ""
+
+
+def test_secret_files_of_the_profile_are_scrubbed_from_upstream_errors(prof, fake, repo_home):  # noqa: F811
+    secret = "sk-from-a-file-5b2e7d10c3"
+    prof.home.secrets_dir.mkdir(parents=True, exist_ok=True)
+    (prof.home.secrets_dir / "service-key").write_text(secret + "\n")
+    fake.script([{"error": f"invalid key {secret} for this server", "status": 500}])
+    result = run_operator(prof, GOAL)
+    assert result.status == "failed" and "[redacted]" in result.error
+    assert secret not in json.dumps(result.to_dict())
+    for path in (repo_home / "logs").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
