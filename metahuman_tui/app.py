@@ -183,8 +183,9 @@ class MetaHumanApp(App[None]):
         self.status = replace(self.status, llm=state, llm_detail=detail,
                               model=h.model or self.status.model)
         if state != "ok" and detail != self._told_llm:
-            self._told_llm = detail
-            self.notify(detail, title="LLM not ready", severity="warning", timeout=12)
+            self._told_llm = detail      # once per problem; short: a toast covers the prompt
+            self.notify(h.message + "\n(click the status bar for what to do)",
+                        title="LLM not ready", severity="warning", timeout=8)
         elif state == "ok":
             self._told_llm = ""
 

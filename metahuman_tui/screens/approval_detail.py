@@ -121,9 +121,7 @@ def describe(profile, item: dict[str, Any]) -> str:
     effect, current = file_effect(profile, item)
     if effect:
         out.append(f"effect: {effect}")
-    for key, value in blocks:
-        out += ["", f"── {key} ({_stats(value).split(' · sha256')[0]}) " + "─" * 20, value.rstrip("\n")]
-    if current is not None:
+    if current is not None:   # what changes first, then the whole new text
         new = str(args.get("content"))
         diff = list(difflib.unified_diff(current.splitlines(), new.splitlines(),
                                          f"{args.get('path')} (now)",
@@ -132,7 +130,9 @@ def describe(profile, item: dict[str, Any]) -> str:
         out += diff[:DIFF_LINES] or ["(no change: the content is the same)"]
         if len(diff) > DIFF_LINES:
             out.append(f"[{len(diff) - DIFF_LINES:,} more diff lines not shown; the full new "
-                       "content is above]")
+                       "content is below]")
+    for key, value in blocks:
+        out += ["", f"── {key} ({_stats(value).split(' · sha256')[0]}) " + "─" * 20, value.rstrip("\n")]
     return "\n".join(out)
 
 

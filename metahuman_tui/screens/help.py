@@ -19,6 +19,7 @@ from ..widgets.text_input import TextInput
 
 INTRO = (
     "Panes: F2-F7 (or Alt+1..6), Ctrl+P the command palette, Ctrl+Q quit, / filters this list. "
+    "Chat prompt: Enter sends, Shift+Enter or Ctrl+J adds a line, a paste keeps every line. "
     "Copy (y) uses OSC 52 — if your terminal ignores it, F9 shows the text to select by hand "
     "(shift+drag in most terminals). Remap keys in etc/tui.json: "
     '{"keys": {"<id>": "<key>"}}.'

@@ -35,7 +35,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog" + (" -danger" if self.danger else "")
-                      + (" -wide" if self.scroll else "")):
+                      + (" -wide -scroll" if self.scroll else "")):
             yield Label(self.title_text, classes="dialog-title")
             if self.body and self.scroll:
                 with VerticalScroll(classes="dialog-scroll"):

@@ -214,3 +214,20 @@ def test_ages_move_on_while_the_pane_is_open(make_app):
             await settle(pilot)
             assert table.get_row_at(0)[0] == "2h"
     run(main())
+
+
+def test_the_confirm_buttons_stay_on_screen_at_80x24(make_app, tui_profile):
+    queue_overwrite(tui_profile)
+
+    async def main():
+        app = make_app(start="approvals")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_queue(pilot)
+            await pilot.press("G", "a")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+            await pilot.pause()
+            app.clear_notifications()
+            await pilot.pause()
+            text = screen_text(app)
+            assert "Approve (y)" in text and "Cancel (n)" in text
+    run(main())

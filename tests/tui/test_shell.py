@@ -132,6 +132,9 @@ def test_llm_light_is_the_core_health_check_model_included(make_app, fake_llm):
             await settle(pilot)
             line = app.screen.query_one(StatusBar).render().plain    # toasts cover the screen
             assert "LLM ◐ no model" in line and "LLM ●" not in line
+            assert any("not installed" in n.message for n in app._notifications)
+            await pilot.click(StatusBar)                     # the fix, on demand
+            await pilot.pause()
             assert any("ollama pull qwen3:1.7b" in n.message for n in app._notifications)
             fake_llm.add_model("qwen3:1.7b")      # pulled: green again on the next check
             app.check_llm()
