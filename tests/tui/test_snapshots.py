@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+
 from metahuman_tui.widgets.prompt_area import PromptArea
 
 from .conftest import settle, snap_ready
