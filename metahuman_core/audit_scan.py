@@ -10,13 +10,13 @@ resolved against the other files or the head record's manifest.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HASH_MARK = b',"hash":"'
-LINE_RE = re.compile(rb'\{"seq":(\d+),"prev":"([0-9a-f]{64})","timestamp":"(\d{4}-\d\d-\d\d)')
 REPAIR_MARK = b'"event":"audit_chain_repaired"'
+PREV_MARK = b',"prev":"'
+TS_MARK = b'","timestamp":"'
 
 
 @dataclass
@@ -58,70 +58,81 @@ def scan(path: Path, date: str, rel: str, want: frozenset[int] = frozenset(),
     out = FileScan(date, rel)
     date_b = date.encode()
     problems, runs = out.problems, out.runs
-    match, sha = LINE_RE.match, hashlib.sha256
+    sha = hashlib.sha256
+    lim = limit if limit is not None else 1 << 62
+    # the hot loop keeps the current run in locals (bytes); Run objects get str at its edges
     cur: Run | None = None
+    c_last, c_hash = -2, b""
+    size = entries = 0
+    first_hash = b""
     wrong_date, wrong_first, wrong_value = 0, 0, b""
     n = 0
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, 1):
-            if limit is not None and out.size + len(raw) > limit:
-                raw = raw[:limit - out.size]
+            if size + len(raw) > lim:
+                raw = raw[:lim - size]
                 if not raw:
                     n -= 1
                     break
-            out.size += len(raw)
-            if raw == b"\n":
-                problems.append((n, "blank", "blank line: not written by the audit log"))
-                continue
-            if raw[-1:] != b"\n":
-                problems.append((n, "torn", ("line is incomplete (no newline): torn or truncated "
-                                            "write, or cut by hand")))
+            size += len(raw)
+            if raw[-1:] != b"\n" or raw == b"\n":
+                if raw == b"\n":
+                    problems.append((n, "blank", "blank line: not written by the audit log"))
+                else:
+                    problems.append((n, "torn", "line is incomplete (no newline): torn or "
+                                                "truncated write, or cut by hand"))
                 continue
             idx = raw.rfind(HASH_MARK)
-            m = match(raw)
-            if m is None or idx < 0 or len(raw) != idx + 76 or raw[-3:] != b'"}\n':
-                if raw.startswith(b'{"seq":'):
-                    problems.append((n, "torn", ("entry is incomplete or malformed (a torn "
-                                                "write, or cut or edited by hand)")))
-                else:
-                    problems.append((n, "garbage", ("not an audit entry: not written by the "
-                                                   "audit log")))
+            if raw[:7] != b'{"seq":':
+                problems.append((n, "garbage", "not an audit entry: not written by the audit log"))
+                continue
+            # fixed offsets, not a regex (twice as fast): {"seq":N,"prev":"<64>","timestamp":"DAY
+            c = raw.find(PREV_MARK, 7)
+            b_seq = raw[7:c]
+            if (c < 0 or not b_seq.isdigit() or raw[c + 73:c + 88] != TS_MARK or idx < 0
+                    or len(raw) != idx + 76 or raw[-3:] != b'"}\n'):
+                problems.append((n, "torn", "entry is incomplete or malformed (a torn write, or "
+                                            "cut or edited by hand)"))
                 continue
             digest = raw[idx + 9:idx + 73]
             if check_hashes and sha(raw[:idx] + b"}").hexdigest().encode() != digest:
                 problems.append((n, "edited", "hash mismatch: this entry was edited"))
-            seq = int(m.group(1))
-            prev = m.group(2).decode()
-            hsh = digest.decode()
-            if m.group(3) != date_b:
+            prev, day = raw[c + 9:c + 73], raw[c + 88:c + 98]
+            seq = int(b_seq)
+            if day != date_b:
                 wrong_date += 1
                 if wrong_date == 1:
-                    wrong_first, wrong_value = n, m.group(3)
+                    wrong_first, wrong_value = n, day
             if REPAIR_MARK in raw:
                 out.repairs.append((n, raw))
-            if seq in want:
-                out.found[seq] = (hsh, n)
-            out.entries += 1
-            if cur is None:
-                out.first_hash = hsh
-                cur = Run(seq, prev, seq, hsh, n)
-                runs.append(cur)
-            elif seq == cur.last + 1:
-                if prev != cur.hash:
-                    problems.append((n, "chain", (f"chain broken: prev does not match the hash of "
-                                                 f"seq {cur.last} (the line before): that entry "
-                                                 f"or this one was rewritten")))
-                cur.last, cur.hash = seq, hsh
-            elif seq > cur.last:
-                cur = Run(seq, prev, seq, hsh, n)
-                runs.append(cur)
-            else:
-                kind = "duplicate" if any(r.first <= seq <= r.last for r in runs) else "order"
-                problems.append((n, kind, (f"seq {seq} comes after seq {cur.last} in this file: "
-                                          f"entries were inserted, copied or reordered")))
-                runs.append(Run(seq, prev, seq, hsh, n, orphan=True))
+            if want and seq in want:
+                out.found[seq] = (digest.decode(), n)
+            entries += 1
+            if seq == c_last + 1:
+                if prev != c_hash:
+                    problems.append((n, "chain", f"chain broken: prev does not match the hash of "
+                                                 f"seq {c_last} (the line before): that entry "
+                                                 f"or this one was rewritten"))
+                c_last, c_hash = seq, digest
                 continue
-            out.last_hash, out.last_seq = hsh, seq
+            if cur is not None and seq <= c_last:
+                kind = "duplicate" if seq == c_last or any(
+                    r.first <= seq <= r.last for r in runs) else "order"
+                problems.append((n, kind, f"seq {seq} comes after seq {c_last} in this file: "
+                                          f"entries were inserted, copied or reordered"))
+                runs.append(Run(seq, prev.decode(), seq, digest.decode(), n, orphan=True))
+                continue
+            if cur is None:
+                first_hash = digest
+            else:
+                cur.last, cur.hash = c_last, c_hash.decode()
+            cur = Run(seq, prev.decode(), seq, "", n)
+            runs.append(cur)
+            c_last, c_hash = seq, digest
+    if cur is not None:
+        cur.last, cur.hash = c_last, c_hash.decode()
+        out.last_seq, out.last_hash = c_last, cur.hash
+    out.size, out.entries, out.first_hash = size, entries, first_hash.decode()
     out.lines = n
     if wrong_date:
         what = (f"all {wrong_date} entries" if wrong_date == out.entries
