@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -473,27 +473,44 @@ def change(profile: Profile, dotted: str, value: Any, *, actor: str) -> _Model:
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model a field holds (unwrapping `X | None`), else None (free-form)."""
-    for t in (annotation, *(getattr(annotation, "__args__", None) or ())):
-        if isinstance(t, type) and issubclass(t, BaseModel):
+    """The pydantic model a field holds (unwrapping `X | None`), else None (free-form, and maps:
+    see `_holds`)."""
+    for t in (annotation, *get_args(annotation)):
+        if isinstance(t, type) and get_origin(t) is None and issubclass(t, BaseModel):
             return t
     return None
+
+
+def _holds(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """(model, is_map): a field holding `dict[str, Model]` (`mcp.clients`) is a map whose keys
+    are names the person picks; the value under each name is a `Model`."""
+    for t in (annotation, *get_args(annotation)):
+        if get_origin(t) is dict:
+            args = get_args(t)
+            value = _model_of(args[1]) if len(args) == 2 else None
+            return value, value is not None
+    return _model_of(annotation), False
 
 
 def check_known_key(model: type[BaseModel], keys: list[str], raw: Any, path: Path) -> None:
     """Refuse to *create* a key the schema does not know (`boredom.levle` would be kept and
     ignored forever). Keys already in the file and free-form maps (`boredom.intervals`,
-    `tui.keys`, `training.trainer`) are fine."""
+    `tui.keys`, `training.trainer`) are fine; in a map of models (`mcp.clients.NAME.trustCap`)
+    the name is free and the model's fields are checked below it."""
     node: type[BaseModel] | None = model
+    is_map = False
     for depth, key in enumerate(keys):
         raw = raw.get(key) if isinstance(raw, dict) else None
+        if is_map:  # `key` names an entry: descend into the entry's model
+            is_map = False
+            continue
         if node is None:
             continue
         field = next((f for n, f in node.model_fields.items() if key in (n, f.alias)), None)
         if field is None and raw is None:
             raise ValidationFailed(f"{path}: unknown field '{'.'.join(keys[:depth + 1])}'",
                                    hint="known here: " + ", ".join(node.model_fields))
-        node = _model_of(field.annotation) if field is not None else None
+        node, is_map = _holds(field.annotation) if field is not None else (None, False)
 
 
 def split_key(dotted: str) -> tuple[str, list[str]]:

@@ -103,6 +103,30 @@ def test_set_refuses_unknown_keys_but_not_free_form_maps(profile):
     profile.config.set_value("sleep.myOwnKey", 2)                   # already in the file: yours
 
 
+def test_cli_set_descends_into_named_maps_of_models(mh, home):
+    """`mcp.clients` is a map of client name -> settings: the name is a key, not a field, and
+    the settings' own fields are still checked (issue 22's per-client trustCap)."""
+    path = home / "etc" / "mcp.json"
+    r = mh("config", "set", "mcp.clients.cursor.trustCap", "observe")
+    assert r.returncode == 0, r.stderr
+    assert mh("config", "get", "mcp.clients.cursor.trustCap").stdout.strip() == "observe"
+    r = mh("config", "set", "mcp.clients.zed.allowedTools", '["memory_search"]')
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(mh("config", "show", "mcp", "--json").stdout)["clients"]
+    assert shown["cursor"]["trustCap"] == "observe"
+    assert shown["zed"]["allowedTools"] == ["memory_search"]
+    before = path.read_bytes()
+    for key, value, needle in (
+            ("mcp.clients.cursor.trustcap", "observe", "unknown field 'clients.cursor.trustcap'"),
+            ("mcp.clients.cursor.trustCap", "bogus", "unknown trust level 'bogus'"),
+            ("mcp.clients.new.allowedTools", '["nope"]', "unknown skill 'nope'")):
+        r = mh("config", "set", key, value)
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, (
+            key, r.stderr)
+    assert "trustCap" in mh("config", "set", "mcp.clients.cursor.trustcap", "x").stderr  # hint
+    assert path.read_bytes() == before
+
+
 def test_seed_example_keeps_the_builtin_levels(profile):
     profile.home.config_file("boredom").write_text(SEED_BOREDOM)
     cfg = profile.config.get("boredom")
