@@ -22,10 +22,12 @@ from ..widgets.memory_list import MARKS, MemoryList, MemoryRow
 from ..widgets.text_input import TextInput
 from .base import PaneScreen
 from .memory_modals import CaptureScreen, MemoryDetailScreen, detail_text, split_tags
+from .memory_source import keep_source, split_source
 from .modals import PromptScreen
 from .services import Unavailable, error_text
 
-PLACEHOLDER = "Search…  type:journal  tag:work  after:2025-10-01  -word  (Esc: list)"
+PLACEHOLDER = "Search…  type:journal  tag:work  source:whatsapp  after:2025-10-01  -word"
+SOURCE_POOL = 5000   # hits a `source:` search filters (the index has no source column yet)
 
 
 class SearchFinished(Message):
@@ -139,10 +141,17 @@ class MemoryScreen(PaneScreen):
     def run_search(self, query: str, seq: int, keep: str | None = None) -> None:
         worker = get_current_worker()
         more = False
+        text, source = split_source(query)
         try:
-            if query:
+            if text:
                 limit = self.settings.search_limit
-                hits = self.services.search(query, limit=limit + 1, highlight=MARKS)
+                hits = self.services.search(text, limit=SOURCE_POOL if source else limit + 1,
+                                            highlight=MARKS)
+                if source:
+                    hits = keep_source(hits, source, lambda h: h.path,
+                                       lambda: worker.is_cancelled)
+                    if hits is None:
+                        return
                 more = len(hits) > limit          # one extra hit tells that more match
                 rows = [MemoryRow.from_record(h) for h in hits[:limit]]
                 total = None
@@ -153,6 +162,11 @@ class MemoryScreen(PaneScreen):
                     return
                 rows = index.select(limit=self.settings.browse_limit, newest_first=True)
                 total = len(rows) if len(rows) < self.settings.browse_limit else index.count()
+                if source:
+                    rows = keep_source(rows, source, lambda r: r[1], lambda: worker.is_cancelled)
+                    if rows is None:
+                        return
+                    total = len(rows)
         except Unavailable as exc:
             self.post_message(SearchFinished(seq, query, [], 0, str(exc)))
             return
@@ -174,12 +188,16 @@ class MemoryScreen(PaneScreen):
         capture = self.app.key_for("memory.capture", first=True)  # type: ignore[attr-defined]
         if message.error:
             info.update(f"⚠ {message.error}")
-        elif message.query:
+        elif message.query and split_source(message.query)[0]:
             n = len(message.rows)
             hits = f"{n:,} hit{'s' if n != 1 else ''} for {message.query!r}"
             info.update(f"first {hits} · more match: narrow the search" if message.more
                         else hits if n else
                         f"nothing found for {message.query!r} · Esc back to the list")
+        elif split_source(message.query)[1]:
+            n, source = len(message.rows), split_source(message.query)[1]
+            info.update(f"{n:,} memor{'ies' if n != 1 else 'y'} from source {source!r}, newest "
+                        "first" if n else f"nothing found for {message.query!r} · Esc back to the list")
         else:
             shown, total = len(message.rows), message.total or 0
             info.update(f"No memories yet: press {capture} to capture one (or mh capture, "

@@ -262,3 +262,36 @@ def test_a_capped_search_says_so_and_empty_panes_say_what_to_press(make_app, tmp
             await settle(pilot)
             assert "press n to create" in " ".join(screen_text(app).split())
     run(main())
+
+
+def test_source_filter_shows_imported_chats(make_app, tui_profile):
+    """Chat exports imported by `mh ingest` carry `source` (e.g. whatsapp:family):
+    `source:whatsapp` in the search box keeps only those, alone or with words."""
+    store = MemoryStore(tui_profile)
+    store.capture("Sarah: the numbers are ready", type="conversation", actor="cli",
+                  source="whatsapp:family")
+    store.capture("Standup moved to 10", type="conversation", actor="cli", source="telegram:work")
+
+    async def main():
+        app = make_app(start="memory")
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_memory(pilot)
+            box = screen.query_one("#memory-search", Input)
+            lst = screen.query_one(MemoryList)
+            for query, expected in (("source:whatsapp", ["Sarah: the numbers are ready"]),
+                                    ("source:telegram:work", ["Standup moved to 10"]),
+                                    ("numbers source:whatsapp", ["Sarah: the numbers are ready"]),
+                                    ("source:signal", [])):
+                box.value = query
+                box.focus()
+                await pilot.press("enter")
+                await settle(pilot)
+                assert [lst.row(i).text.replace("\x02", "").replace("\x03", "")
+                        for i in range(lst.count)] == expected, query
+            assert "nothing found" in screen_text(app)
+            box.value = "source:whatsapp"
+            box.focus()
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "1 memory from source 'whatsapp'" in screen_text(app)
+    run(main())
