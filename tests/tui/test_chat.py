@@ -341,4 +341,13 @@ def test_tool_call_rows_show_results(make_app):
             await reply.tool_returned(ToolReturned("1", "fs_read", False, "not found"))
             row = reply.query_one(ToolCallRow)
             assert row.has_class("-failed") and row.title.startswith("✗ fs_read")
+            # focused, a failed row is not red text on the blue cursor (unreadable)
+            from textual.widgets._collapsible import CollapsibleTitle
+
+            title = row.query_one(CollapsibleTitle)
+            title.focus()
+            await pilot.pause()
+            cursor_bg = app.theme_variables["block-cursor-background"]
+            assert title.styles.background.hex.lower() != cursor_bg.lower()[:7]
+            assert title.styles.color.hex != title.styles.background.hex
     run(main())
