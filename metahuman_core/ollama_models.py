@@ -10,7 +10,6 @@ no shelling out to `ollama create`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Callable
 from .errors import ValidationFailed
 from .llm.base import LLMError, same_model
 from .llm.ollama_backend import MIN_VERSION, OllamaBackend, parse_version
+from .storage import sha256_file
 
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}(/[A-Za-z0-9][A-Za-z0-9._-]{0,79})?"
                            r"(:[A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")
@@ -41,10 +41,22 @@ def _backend(target) -> OllamaBackend:
                          host_source=source)
 
 
-def validate_model_name(name: str) -> str:
-    if not isinstance(name, str) or not MODEL_NAME_RE.match(name):
-        raise ValidationFailed(f"invalid Ollama model name {name!r}",
-                               hint="letters, digits, '.', '_', '-', optional namespace/ and :tag")
+def validate_ollama_name(name: str) -> str:
+    """A name we may *create* in Ollama (an activated adapter): the core's model-name rule
+    (`config.validate_model_name`, what etc/agent.json accepts) plus Ollama's own stricter
+    charset and shape (optional namespace/ and :tag, no path tricks)."""
+    from .config import validate_model_name
+
+    bad = ValidationFailed(f"invalid Ollama model name {name!r}",
+                           hint="letters, digits, '.', '_', '-', optional namespace/ and :tag")
+    if not isinstance(name, str):
+        raise bad
+    try:
+        validate_model_name(name)
+    except ValidationFailed:
+        raise bad from None
+    if not MODEL_NAME_RE.match(name):
+        raise bad
     return name
 
 
@@ -71,16 +83,10 @@ def model_exists(a, b=None) -> bool:
     return any(same_model(m.name, name) for m in _backend(target).list_models())
 
 
-def sha256_file(path: Path, on_progress: Progress | None = None) -> str:
-    total = path.stat().st_size
-    h, done = hashlib.sha256(), 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-            done += len(chunk)
-            if on_progress:
-                on_progress("hash", done, total)
-    return "sha256:" + h.hexdigest()
+def blob_digest(path: Path, on_progress: Progress | None = None) -> str:
+    """Ollama's blob name for a file: "sha256:" + the core's hex digest (storage.sha256_file)."""
+    report = (lambda done, total: on_progress("hash", done, total)) if on_progress else None
+    return "sha256:" + sha256_file(path, on_progress=report, chunk=CHUNK)
 
 
 def upload_blob(backend: OllamaBackend, path: Path, digest: str,
@@ -117,7 +123,7 @@ def create_model_from_gguf(target, name: str, gguf_path: str | Path, *, template
                            system: str, parameters: dict | None = None,
                            on_progress: Progress | None = None) -> dict[str, Any]:
     """Register a GGUF file as Ollama model `name`. Raises LLMError / ValidationFailed."""
-    validate_model_name(name)
+    validate_ollama_name(name)
     path = Path(gguf_path)
     if not path.is_file():
         raise ValidationFailed(f"{path}: GGUF file not found")
@@ -129,7 +135,7 @@ def create_model_from_gguf(target, name: str, gguf_path: str | Path, *, template
     if parse_version(version) < MIN_VERSION:
         raise LLMError(f"Ollama {version} at {backend.host} cannot import GGUF files through "
                        "the API (needs 0.5.5 or newer)", hint="upgrade Ollama")
-    digest = sha256_file(path, on_progress)
+    digest = blob_digest(path, on_progress)
     uploaded = upload_blob(backend, path, digest, on_progress)
     statuses: list[str] = []
     try:
