@@ -314,40 +314,65 @@ class ChatScreen(PaneScreen):
     @work(thread=True, exclusive=True, group="chat-history", exit_on_error=False)
     def load_history(self) -> None:
         try:
-            items = self.services.memory().list(type="conversation", limit=50)
+            items = self.services.memory().list(type="conversation", limit=300)
         except Exception as exc:  # noqa: BLE001
             self.post_message(HistoryLoaded([], str(exc)))
             return
-        self.post_message(HistoryLoaded(items))
+        self.post_message(HistoryLoaded(group_conversations(items)[:50]))
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         if message.error:
             self.notify(message.error, severity="warning")
             return
-        items = message.items
-        if not items:
+        chats = message.items
+        if not chats:
             self.notify("No saved conversations yet.")
             return
-        options = [(m["id"], f"{str(m.get('timestamp', ''))[:16].replace('T', ' ')}  "
-                             f"{' '.join(str(m.get('content', '')).split())[:60]}") for m in items]
-        by_id = {m["id"]: m for m in items}
+        options = []
+        for i, turns in enumerate(chats):
+            first = turns[0]
+            when = str(first.get("timestamp", ""))[:16].replace("T", " ")
+            count = f" ({len(turns)} turns)" if len(turns) > 1 else ""
+            text = " ".join(str(first.get("content", "")).split())[:56]
+            options.append((str(i), f"{when}  {text}{count}"))
 
-        async def chosen(memory_id: str | None) -> None:
-            if memory_id:
-                await self.load_conversation(by_id[memory_id])
+        async def chosen(index: str | None) -> None:
+            if index is not None:
+                await self.load_conversation(chats[int(index)])
 
         self.app.push_screen(ChoiceScreen("Past conversations", options), chosen)
 
-    async def load_conversation(self, memory: dict) -> None:
-        """Show a saved exchange and continue from it."""
+    async def load_conversation(self, turns: list[dict]) -> None:
+        """Show a saved conversation, every turn, and continue from it."""
         await self.action_new_chat()
         log = self.query_one("#chat-log", VerticalScroll)
-        question = str(memory.get("content", ""))
-        answer = str(memory.get("response") or "")
-        reply = Reply(waiting=False)
-        await log.mount_all([UserMessage(question), reply])
-        await reply.write(answer or "(no saved answer)")
-        await reply.finish()
-        self.history = [{"role": "user", "content": question},
-                        {"role": "assistant", "content": answer}]
-        self.query_one("#chat-title", Label).update(f"Conversation {memory['id']}")
+        self.history = []
+        for memory in turns:
+            question = str(memory.get("content", ""))
+            answer = str(memory.get("response") or "")
+            reply = Reply(waiting=False)
+            await log.mount_all([UserMessage(question), reply])
+            await reply.write(answer or "(no saved answer)")
+            await reply.finish()
+            self.history += [{"role": "user", "content": question},
+                             {"role": "assistant", "content": answer}]
+        self.query_one("#chat-title", Label).update(f"Conversation {turns[0]['id']}"
+                                                    + (f" · {len(turns)} turns"
+                                                       if len(turns) > 1 else ""))
+
+
+def group_conversations(items: list[dict]) -> list[list[dict]]:
+    """Saved exchanges (newest first) -> conversations (newest first), each in turn order.
+    Exchanges that share metadata.conversation are one conversation; others stand alone."""
+    groups: dict[str, list[dict]] = {}
+    for item in items:
+        meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+        key = str(meta.get("conversation") or item.get("id"))
+        groups.setdefault(key, []).append(item)
+
+    def turn(m: dict) -> tuple:
+        meta = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
+        n = meta.get("turn")
+        return (n if isinstance(n, int) else 0, str(m.get("timestamp", "")))
+
+    return [sorted(group, key=turn) for group in groups.values()]

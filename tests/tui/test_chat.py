@@ -351,3 +351,39 @@ def test_tool_call_rows_show_results(make_app):
             assert title.styles.background.hex.lower() != cursor_bg.lower()[:7]
             assert title.styles.color.hex != title.styles.background.hex
     run(main())
+
+
+def test_ctrl_o_reopens_a_multi_turn_conversation_whole(make_app, tui_profile):
+    """Exchanges saved with metadata.conversation (one id per chat, metadata.turn in order) are
+    one entry in Ctrl+O, and choosing it brings back every turn and the history."""
+    from metahuman_core import clock
+
+    from . import data
+
+    store = MemoryStore(tui_profile)
+    turns = [("Plan my week?", "Start with the Q4 numbers."), ("And then?", "The passport."),
+             ("Anything else?", "Call the plumber.")]
+    for n, (question, answer) in enumerate(turns):
+        when = data.at(19, 13, n)
+        clock.set_clock(clock.FixedClock(when))
+        store.capture(question, type="conversation", response=answer, actor="tui",
+                      source="chat", tags=["chat"], timestamp=when,
+                      metadata={"conversation": "conv-1", "turn": n + 1})
+    clock.set_clock(clock.FixedClock(data.NOW))
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+o")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="history")
+            labels = [str(o.prompt) for o in app.screen.query_one("#choices").options]
+            assert len(labels) == 2 and "Plan my week?" in labels[0] and "3 turns" in labels[0]
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(app.screen.query(UserMessage)) == 3,
+                           what="all turns")
+            assert [m.text for m in app.screen.query(UserMessage)] == [q for q, _ in turns]
+            assert [r.text for r in app.screen.query(Reply)] == [a for _, a in turns]
+            assert [h["content"] for h in app.screen.history] == [
+                x for pair in turns for x in pair]
+    run(main())
