@@ -192,7 +192,9 @@ def test_every_step_denied_exits_4(mh, fake, repo_home):  # noqa: F811
     proc = mh("op", "Delete out/a.txt")
     assert proc.returncode == 4, proc.stderr
     assert proc.stdout == "I cannot delete files.\n" and "every step was denied" in proc.stderr
-    assert runs(repo_home)[-1]["status"] == "denied"
+    rec = runs(repo_home)[-1]
+    assert rec["status"] == "denied" and rec["steps"][0]["denied_by"] == "policy"
+    assert "needs approval" not in proc.stderr and "hint:" in proc.stderr  # the gate's hint shown
 
 
 def test_only_useful_step_failed_exits_1(mh, fake, repo_home):  # noqa: F811
