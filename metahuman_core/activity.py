@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import clock
 from .errors import CorruptFile, ValidationFailed
 from .storage import atomic_write_json, file_lock, read_json
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .profile import Profile
+
 _SOURCE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 
 
-def _path(profile):
+def _path(profile: Profile) -> Path:
     return profile.home.run_dir / "activity.json"
 
 
-def read_state(profile) -> dict[str, Any]:
+def read_state(profile: Profile) -> dict[str, Any]:
     try:
         data = read_json(_path(profile))
     except (FileNotFoundError, CorruptFile):
@@ -31,7 +36,7 @@ def read_state(profile) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def touch(profile, source: str, when: datetime | None = None) -> datetime:
+def touch(profile: Profile, source: str, when: datetime | None = None) -> datetime:
     """Record activity by `source` (chat, tui, cli, api, operator...) now."""
     if not isinstance(source, str) or not _SOURCE_RE.match(source):
         raise ValidationFailed(f"invalid activity source {source!r}",
@@ -41,7 +46,7 @@ def touch(profile, source: str, when: datetime | None = None) -> datetime:
     path = _path(profile)
     with file_lock(path.with_suffix(".lock")):
         state = read_state(profile)
-        sources = state.get("sources") if isinstance(state.get("sources"), dict) else {}
+        sources = _sources(state)
         sources[source] = stamp
         previous = _parse(state.get("last"))
         if previous is None or when >= previous:
@@ -51,20 +56,25 @@ def touch(profile, source: str, when: datetime | None = None) -> datetime:
     return when
 
 
-def _parse(value) -> datetime | None:
+def _parse(value: Any) -> datetime | None:
     return clock.parse_iso(value)
 
 
-def last_activity(profile, source: str | None = None) -> datetime | None:
+def _sources(state: dict[str, Any]) -> dict[str, Any]:
+    """The per-source stamps (a copy; {} if the file holds something else there)."""
+    found = state.get("sources")
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def last_activity(profile: Profile, source: str | None = None) -> datetime | None:
     """Latest activity (of one source, if given); None if there never was any."""
     state = read_state(profile)
     if source is None:
         return _parse(state.get("last"))
-    sources = state.get("sources") if isinstance(state.get("sources"), dict) else {}
-    return _parse(sources.get(source))
+    return _parse(_sources(state).get(source))
 
 
-def idle_seconds(profile, now: datetime | None = None) -> float | None:
+def idle_seconds(profile: Profile, now: datetime | None = None) -> float | None:
     last = last_activity(profile)
     if last is None:
         return None

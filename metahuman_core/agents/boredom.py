@@ -15,10 +15,14 @@ import math
 import random
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import clock, events
 from .runner import Agent, Context, CycleResult
+
+if TYPE_CHECKING:
+    from ..memory import MemoryStore
+    from ..profile import Profile
 
 NOT_SEEDS = {"reflection", "reflection_summary", "dream"}
 POOL_SIZE = 300
@@ -78,8 +82,8 @@ def _labels(record: dict) -> set[str]:
             if isinstance(v, str)} - set(REFLECTION_TAGS)
 
 
-def next_link(profile, store, current: dict, chain_ids: set[str], pool: list[dict],
-              rng: random.Random) -> dict | None:
+def next_link(profile: Profile, store: MemoryStore, current: dict, chain_ids: set[str],
+              pool: list[dict], rng: random.Random) -> dict | None:
     """One associative step from `current`: search hits on its keywords, else a memory sharing
     a tag or entity, else any unused memory of the pool."""
     from ..errors import MHError
@@ -110,18 +114,23 @@ def next_link(profile, store, current: dict, chain_ids: set[str], pool: list[dic
     return rng.choice(unused) if unused else None
 
 
-def build_chain(profile, store, pool: list[dict], rng: random.Random, length: int) -> list[dict]:
+def build_chain(profile: Profile, store: MemoryStore, pool: list[dict], rng: random.Random,
+                length: int) -> list[dict]:
     now = clock.now()
     weights = [math.exp(-_age_days(r, now) / HALF_LIFE_DAYS) + 1e-6 for r in pool]
     chain = [rng.choices(pool, weights=weights, k=1)[0]]
-    ids = {chain[0].get("id")}
+    ids = {_id(chain[0])}
     while len(chain) < length:
         link = next_link(profile, store, chain[-1], ids, pool, rng)
         if link is None:
             break
         chain.append(link)
-        ids.add(link.get("id"))
+        ids.add(_id(link))
     return chain
+
+
+def _id(record: dict) -> str:
+    return str(record.get("id") or "")
 
 
 def snippet(record: dict) -> str:
@@ -131,14 +140,14 @@ def snippet(record: dict) -> str:
     return f"- [{str(record.get('timestamp', ''))[:10]}] ({record.get('type', 'memory')}) {text}"
 
 
-def persona_name(profile) -> str:
+def persona_name(profile: Profile) -> str:
     try:
         return profile.persona.summary().get("name") or "me"
     except Exception:  # a broken persona file must not stop reflections
         return "me"
 
 
-def reflect(profile, *, rng: random.Random | None = None, actor: str = "boredom-service",
+def reflect(profile: Profile, *, rng: random.Random | None = None, actor: str = "boredom-service",
             log=None) -> CycleResult:
     """Build a chain, write the reflection and its summary. Skipped with < 3 memories."""
     from ..llm import get_llm

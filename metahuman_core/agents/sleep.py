@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import random
 import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import activity, clock, events
 from ..errors import CorruptFile
@@ -20,16 +22,19 @@ from ..storage import atomic_write_json, file_lock, read_json
 from . import schedule
 from .runner import Agent, Context, CycleResult
 
+if TYPE_CHECKING:
+    from ..profile import Profile
 
-def state_path(profile):
+
+def state_path(profile: Profile) -> Path:
     return profile.home.run_dir / "sleep-state.json"
 
 
-def pipeline_lock_path(profile):
+def pipeline_lock_path(profile: Profile) -> Path:
     return profile.home.run_dir / "sleep-pipeline.lock"
 
 
-def read_state(profile) -> dict:
+def read_state(profile: Profile) -> dict:
     try:
         data = read_json(state_path(profile))
     except FileNotFoundError:
@@ -39,22 +44,23 @@ def read_state(profile) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def not_due(profile) -> str | None:
+def not_due(profile: Profile) -> str | None:
     cfg = profile.config.get("sleep")
     return schedule.not_due_reason(clock.now(), cfg, activity.last_activity(profile),
                                    read_state(profile))
 
 
 # ---------------------------------------------------------------------------- LoRA step
-def lora_step(profile, actor: str = "sleep-service") -> dict:
+def lora_step(profile: Profile, actor: str = "sleep-service") -> dict:
     """The training package's nightly pipeline (build dataset → auto-approval → optional
     training), behind its gates. Emergency controls: sleep adapters.lora:false stops it before
     any dataset is built; auto-approval enabled:false stops automation after the build."""
     try:
         from ..training import gates, pipeline
+        available = hasattr(pipeline, "run_pipeline")
     except ImportError:
-        gates = pipeline = None
-    if gates is None or not hasattr(pipeline, "run_pipeline"):
+        available = False
+    if not available:
         reason = "lora pipeline not available"
         profile.audit.append(events.LORA_PIPELINE_SKIPPED, level="warn", actor=actor,
                              details={"reason": reason})
@@ -76,7 +82,7 @@ def lora_step(profile, actor: str = "sleep-service") -> dict:
 
 
 # ---------------------------------------------------------------------------- the night
-def run_night(profile, *, log=None, stop=None, rng: random.Random | None = None,
+def run_night(profile: Profile, *, log=None, stop=None, rng: random.Random | None = None,
               actor: str = "sleep-service", force: bool = False) -> CycleResult:
     """Run the nightly pipeline once (unless already run tonight). Never overlaps."""
     from ..llm import get_llm
@@ -91,7 +97,7 @@ def run_night(profile, *, log=None, stop=None, rng: random.Random | None = None,
         return CycleResult("skipped", reason="a nightly run is already in progress")
 
 
-def _night(profile, *, log, stop, rng, actor, force, llm, store) -> CycleResult:
+def _night(profile: Profile, *, log, stop, rng, actor, force, llm, store) -> CycleResult:
     cfg = profile.config.get("sleep")
     now = clock.now()
     night = schedule.night_key(now, cfg.window.start, cfg.window.end)

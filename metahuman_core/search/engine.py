@@ -14,6 +14,7 @@ import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationFailed
 from .filters import time_clause
@@ -21,6 +22,9 @@ from .index import Index
 from .query import Query, at_least, parse, quote
 from . import ranking
 from .ranking import PLAIN as _PLAIN, newest_bound, ranked as _ranked
+
+if TYPE_CHECKING:
+    from ..profile import Profile
 
 MODES = ("keyword", "semantic", "hybrid")
 HIGHLIGHT = ("[", "]")
@@ -44,7 +48,7 @@ class SearchHit:
         return asdict(self)
 
 
-def index_for(profile) -> Index:
+def index_for(profile: Profile) -> Index:
     """The process-wide Index of a profile (one SQLite connection per home; a forked child gets
     its own, as SQLite connections must not cross a fork)."""
     home = profile.home
@@ -57,7 +61,8 @@ def index_for(profile) -> Index:
 
 
 def _filters(q: Query) -> tuple[list[str], list]:
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     if q.types:
         where.append("d.type IN (%s)" % ",".join("?" * len(q.types)))
         args += q.types
@@ -78,7 +83,10 @@ def _filters(q: Query) -> tuple[list[str], list]:
 def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
              hl: tuple[str, str]) -> list[tuple]:
     conn = idx.conn
-    rows = _ranked(conn, q.fts(), where, args, limit, hl)
+    match = q.fts()
+    if match is None:  # has_text: there is always a positive part (see _run)
+        return []
+    rows = _ranked(conn, match, where, args, limit, hl)
     words = q.terms + q.prefixes
     if rows or len(words) < 3 or q.phrases or q.entities:
         return rows
@@ -182,8 +190,8 @@ def _run(idx: Index, q: Query, mode: str, limit: int, hl) -> list[tuple[tuple, f
              ("keyword" if r in kw_ids else "semantic")) for r, s in fused if r in rows]
 
 
-def search(profile, query: str, *, limit: int = 10, mode: str = "keyword", type=None, tag=None,
-           after=None, before=None, highlight: tuple[str, str] = HIGHLIGHT) -> list[SearchHit]:
+def search(profile: Profile, query: str, *, limit: int = 10, mode: str = "keyword", type=None,
+           tag=None, after=None, before=None, highlight: tuple[str, str] = HIGHLIGHT) -> list[SearchHit]:
     """Search memories. Filters in the query text (`type:`, `tag:`…) and the keyword arguments
     both apply. Returns [] when nothing is relevant enough."""
     if mode not in MODES:
