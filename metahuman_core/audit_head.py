@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 GENESIS = "0" * 64
 HEAD_SIZE = 512
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -64,6 +67,8 @@ def read_live(fd: int) -> tuple[Head | None, str]:
     try:
         data = json.loads(raw)
         head = Head(int(data["seq"]), str(data["hash"]), str(data["date"]), int(data["offset"]))
+        if not (_HASH_RE.match(head.hash) and (not head.date or _DATE_RE.match(head.date))):
+            return None, "unreadable"
         if data.get("v") == 2:
             head.seg, head.seg_hash = int(data["seg"]), str(data["seg_hash"])
             head.repair = int(data.get("repair", 0))
@@ -92,8 +97,9 @@ def read_days(fd: int) -> dict[str, Day] | None:
         return {}
     try:
         data = json.loads(raw)
-        return {d: Day([[int(a), int(b)] for a, b in v["segs"]], str(v["first"]), str(v["last"]),
+        days = {d: Day([[int(a), int(b)] for a, b in v["segs"]], str(v["first"]), str(v["last"]),
                        int(v["size"])) for d, v in data["days"].items()}
+        return days if all(_DATE_RE.match(d) for d in days) else None
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 

@@ -68,7 +68,7 @@ def diagnose(log: AuditLog, head: Head | None, status: str, days: dict[str, Day]
         found.append(f"head record missing ({head_rel} deleted?) while the log holds entries "
                      f"up to seq {tail_seq}")
     elif status == "unreadable":
-        found.append(f"head record {head_rel} unreadable (edited or damaged)")
+        found.append(f"head record unreadable ({head_rel} edited or damaged)")
     elif days is None and status == "ok":
         found.append(f"the day manifest in {head_rel} is unreadable (edited or damaged)")
     if head is not None:

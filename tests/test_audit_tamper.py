@@ -136,6 +136,9 @@ TAMPER = {
     "head_deleted_and_last_line": (lambda h: ((h / "logs" / "audit-head.json").unlink(),
                                               put(h, D3, lines(h, D3)[:-1])),
                                    "audit-head.json", "head record missing"),
+    "head_garbage": (lambda h: (h / "logs" / "audit-head.json").write_text(
+        '{"seq": 13, "hash": "x", "date": "../../etc/passwd", "offset": 1}'),
+                     "audit-head.json:1:", "head record unreadable"),
     "head_rolled_back": (lambda h: shutil.copy(h.parent / "head-after-d2.json",
                                                h / "logs" / "audit-head.json"),
                          f"{D3}.ndjson:", "seq 10–13 are past the head record"),
