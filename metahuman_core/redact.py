@@ -38,7 +38,7 @@ def register_secret(value: str | None) -> None:
         _extra_secrets.add(value)
 
 
-def _secrets() -> list[str]:
+def secret_values() -> list[str]:
     found = set(_extra_secrets)
     for var in SECRET_ENV_VARS:
         value = os.environ.get(var)
@@ -79,7 +79,7 @@ def register_profile_secrets(profile) -> None:
 
 def scrub_secrets(value: Any, secrets: list[str] | None = None) -> Any:
     """`value` with every configured secret replaced by [redacted]; nothing else changes."""
-    secrets = _secrets() if secrets is None else secrets
+    secrets = secret_values() if secrets is None else secrets
     if not secrets:
         return value
     if isinstance(value, str):
@@ -100,7 +100,7 @@ def summarize_content(value: str | bytes) -> dict[str, Any]:
 
 
 def scrub_string(text: str, secrets: list[str] | None = None) -> str:
-    for secret in secrets if secrets is not None else _secrets():
+    for secret in secrets if secrets is not None else secret_values():
         if secret in text:
             text = text.replace(secret, REDACTED)
     if len(text) > MAX_STRING:
@@ -109,7 +109,7 @@ def scrub_string(text: str, secrets: list[str] | None = None) -> str:
 
 
 def redact(value: Any, *, _depth: int = 0, _secrets_cache: list[str] | None = None) -> Any:
-    secrets = _secrets_cache if _secrets_cache is not None else _secrets()
+    secrets = _secrets_cache if _secrets_cache is not None else secret_values()
     if _depth > MAX_DEPTH:
         return "[too deep]"
     if isinstance(value, dict):
@@ -138,3 +138,6 @@ def redact(value: Any, *, _depth: int = 0, _secrets_cache: list[str] | None = No
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return scrub_string(str(value), secrets)
+
+
+_secrets = secret_values  # the earlier private name (metahuman_tui.mcp.results still calls it)

@@ -49,14 +49,15 @@ _MODELS: dict[tuple[str, int], _Loaded] = {}
 
 
 def _import():
+    from ..extras import install_command
+
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
         raise LLMUnavailable(
-            "the embedded backend needs llama-cpp-python, which is not installed",
-            hint="pip install 'metahuman-os[llm]' (builds llama.cpp: several minutes; use "
-                 "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" for a portable build), or use "
-                 "mh config set agent.backend ollama") from None
+            "the embedded backend needs llama-cpp-python (the `llm` extra), which is not installed",
+            hint=f"CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" {install_command('llm')}  (builds llama.cpp: several "
+                 "minutes; the flag makes a portable build), or use mh config set agent.backend ollama") from None
     return llama_cpp
 
 

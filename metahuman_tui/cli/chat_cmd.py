@@ -72,8 +72,7 @@ def _set_trust(prof, level: str) -> str:
 
 
 def _use_model(prof, name: str, force: bool = False) -> str:
-    from metahuman_core import events
-    from metahuman_core.active_model import active_model
+    from metahuman_core.active_model import active_model, set_base_model
     from metahuman_core.config import validate_model_name
     from metahuman_core.llm import LLMError, get_backend
 
@@ -89,9 +88,7 @@ def _use_model(prof, name: str, force: bool = False) -> str:
 
         raise ModelMissing(f"model {name!r} is not on the server at {backend.host}", model=name,
                            hint=f"ollama pull {name}   (or mh model use {name} --force)")
-    old = prof.config.get("agent").model
-    prof.config.set_value("agent.model", name)
-    prof.audit.append(events.MODEL_CHANGED, actor=common.ACTOR, details={"from": old, "to": name})
+    old = set_base_model(prof, name, actor=common.ACTOR)  # validated and audited in the core
     current = active_model(prof)
     if current["source"] == "adapter":
         common.echo(f"note: the active adapter {current['model']!r} still answers; "
