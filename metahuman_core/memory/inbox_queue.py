@@ -126,7 +126,7 @@ def _folder_files(folder: Path, recursive: bool, skipped: Skipped) -> list[Path]
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            if recursive:
+            if recursive and not entry.is_symlink():   # a linked folder may loop back
                 out += _folder_files(entry, True, skipped)
             else:
                 skipped.folders.append(entry)
