@@ -13,8 +13,9 @@ import json
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.binding import Binding
 from textual.widgets import Button, Collapsible, Label, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from .chat_events import ApprovalRequested, ToolCalled, ToolReturned
 
@@ -25,6 +26,26 @@ def _args(args: dict, limit: int = 120) -> str:
 
 
 APPROVAL_ARGS_SHOWN = 1200   # a person approves what they can read: the card wraps, not crops
+
+
+class CodeFence(MarkdownFence):
+    """A code block wider than the chat scrolls sideways: Tab reaches it (only when it is
+    wider), ←/→ and Home/End move; the mouse and its scrollbar work too."""
+
+    BINDINGS = [Binding("left", "scroll_left", "Left", show=False),
+                Binding("right", "scroll_right", "Right", show=False),
+                Binding("home", "side(0)", "Start", show=False),
+                Binding("end", "side(1)", "End", show=False)]
+
+    def on_resize(self) -> None:
+        self.can_focus = self.virtual_size.width > self.scrollable_content_region.width
+
+    def action_side(self, end: int) -> None:
+        self.scroll_to(x=self.max_scroll_x if end else 0, animate=False)
+
+
+class ReplyMarkdown(Markdown):
+    BLOCKS = {**Markdown.BLOCKS, "fence": CodeFence, "code_block": CodeFence}
 
 
 class UserMessage(Static):
@@ -116,7 +137,7 @@ class Reply(Vertical):
     async def write(self, fragment: str) -> None:
         await self._arrived()
         if self._stream is None:
-            md = Markdown("", classes="reply-text")
+            md = ReplyMarkdown("", classes="reply-text")
             await self.mount(md)
             self.parts.append((md, []))
             self._stream = Markdown.get_stream(md)

@@ -387,3 +387,31 @@ def test_ctrl_o_reopens_a_multi_turn_conversation_whole(make_app, tui_profile):
             assert [h["content"] for h in app.screen.history] == [
                 x for pair in turns for x in pair]
     run(main())
+
+
+def test_a_wide_code_block_scrolls_sideways(make_app):
+    from metahuman_tui.widgets.chat_view import CodeFence
+
+    long_line = "mh memory search " + " ".join(f"term{i}" for i in range(40))
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            reply = Reply(waiting=False)
+            await app.screen.query_one("#chat-log").mount(reply)
+            await reply.write(f"Run this:\n\n```\n{long_line}\n```\n")
+            await reply.finish()
+            await pilot.pause()
+            fence = reply.query_one(CodeFence)
+            assert fence.can_focus                       # wider than the chat: reachable
+            fence.focus()
+            await pilot.pause()
+            await pilot.press("right", "right", "right")
+            assert fence.scroll_x > 0
+            await pilot.press("end")
+            await pilot.pause()
+            assert "term39" in screen_text(app)
+            await pilot.press("home")
+            assert fence.scroll_x == 0
+    run(main())
