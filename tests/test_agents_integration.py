@@ -56,7 +56,13 @@ def check_json_files(home) -> int:
         if "index" in path.parts:
             continue
         try:
-            json.loads(path.read_bytes())
+            raw = path.read_bytes()
+            if path.name == "audit-head.json":   # two records, one per line (metahuman_core/audit_head.py)
+                for line in raw.splitlines():
+                    if line.strip():
+                        json.loads(line)
+            else:
+                json.loads(raw)
         except FileNotFoundError:   # renamed away between listing and reading
             continue
         except json.JSONDecodeError as exc:
