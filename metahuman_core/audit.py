@@ -60,8 +60,8 @@ __all__ = [
 
 LEVELS = ("info", "warn", "error", "critical")
 CATEGORIES = ("system", "decision", "action", "security", "data")
-AUDIT_CHAIN_REPAIRED = "audit_chain_repaired"
-AUDIT_CHECKPOINT = "audit_checkpoint"
+AUDIT_CHAIN_REPAIRED = events.AUDIT_CHAIN_REPAIRED  # re-exported: the catalogue lives in events.py
+AUDIT_CHECKPOINT = events.AUDIT_CHECKPOINT
 _HASH_MARK = ',"hash":"'
 _FILE_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.ndjson$")
 _PREFIX_RE = re.compile(r'^\{"seq":(\d+),"prev":"([0-9a-f]{64})",')

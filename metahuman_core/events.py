@@ -91,6 +91,10 @@ POD_REAPED = "runpod_pod_reaped"
 # api
 API_REQUEST = "api_request"
 
+# audit log itself (metahuman_core/audit_repair.py, audit_checkpoint.py)
+AUDIT_CHAIN_REPAIRED = "audit_chain_repaired"
+AUDIT_CHECKPOINT = "audit_checkpoint"
+
 # mcp (`mh mcp`: one session per client connection; tool calls are SKILL_* lines with actor mcp:…)
 MCP_SESSION_STARTED = "mcp_session_started"
 MCP_SESSION_ENDED = "mcp_session_ended"

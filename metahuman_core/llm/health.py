@@ -145,10 +145,12 @@ def _llamacpp(gguf: str | None, model: str, common: dict[str, Any]) -> LlmHealth
     import importlib.metadata as md
     import importlib.util
 
+    from ..extras import install_command
+
     if importlib.util.find_spec("llama_cpp") is None:
         return LlmHealth(ok=False, reachable=False, model_present=True,
-                         message="the embedded backend needs llama-cpp-python",
-                         hint="pip install 'metahuman-os[llm]'", **base)
+                         message="the embedded backend needs llama-cpp-python (the `llm` extra)",
+                         hint=install_command("llm"), **base)
     try:
         version: str | None = md.version("llama_cpp_python")
     except md.PackageNotFoundError:
