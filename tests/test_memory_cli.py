@@ -46,7 +46,7 @@ def test_ingest_now(mh, home, tmp_path):
     (tmp_path / "notes.md").write_text("First paragraph.\n\nSecond paragraph.")
     (tmp_path / "bad.bin").write_bytes(b"\x00\x01")
     r = mh("ingest", str(tmp_path / "notes.md"), str(tmp_path / "bad.bin"), "--now", "--json")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr   # one file failed: exit 1 (issue 17)
     out = json.loads(r.stdout)
     assert out["queued"] == ["memory/inbox/notes.md", "memory/inbox/bad.bin"]
     assert (out["files"], out["memories"], out["failed"]) == (1, 1, 1)
