@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -239,3 +240,70 @@ def test_an_index_of_another_schema_version_is_rebuilt_from_the_files(profile, s
     newest_first = [i for i, _ in idx.select()]
     assert [i for i, _ in idx.due()] == [i for i in newest_first if i != first]
     assert [i for i, _ in idx.due(limit=2)] == newest_first[1:3]
+
+
+# ------------------------------------------------------------------ source: and count()
+@pytest.fixture
+def chats(profile, store):
+    """Two imported chats (source set by `mh ingest`) beside the four plain memories."""
+    store.capture("Sarah: the garden numbers are ready", type="conversation",
+                  source="whatsapp:family_chat.txt", timestamp=datetime(2025, 10, 5, 9, tzinfo=TZ))
+    store.capture("Standup moved to 10, garden later", type="conversation",
+                  source="Telegram:work", timestamp=datetime(2025, 10, 6, 9, tzinfo=TZ))
+    return store
+
+
+def test_parse_source_filters():
+    q = parse("numbers source:whatsapp -source:telegram:work")
+    assert q.terms == ["numbers"] and q.sources == ["whatsapp"] and q.not_sources == ["telegram:work"]
+    assert q.has_filters and not parse("numbers").has_filters
+
+
+def test_source_filter_is_a_prefix_alone_or_with_words(profile, chats):
+    assert ids(search(profile, "source:whatsapp")) == ["Sarah:05"]
+    assert ids(search(profile, "source:WhatsApp:family")) == ["Sarah:05"]    # case does not matter
+    assert ids(search(profile, "garden source:telegram")) == ["Standup06"]
+    assert ids(search(profile, "source:whatsapp source:telegram")) == ["Standup06", "Sarah:05"]
+    assert ids(search(profile, "garden -source:whatsapp -source:telegram")) == ["Wrote03", "Met01"]
+    assert search(profile, "source:signal") == [] and search(profile, "garden source:signal") == []
+    assert search(profile, "source:whatsapp_") == [] and search(profile, "source:%") == []  # no LIKE wildcards
+    assert ids(search(profile, "source:whatsapp", mode="hybrid")) == ["Sarah:05"]
+
+
+def test_an_index_made_before_the_source_column_is_rebuilt_with_it(profile, chats):
+    idx = index_for(profile)
+    idx.close()
+    with sqlite3.connect(idx.path) as old:               # as left by schema 6 (no source column)
+        old.execute("DROP INDEX docs_source")
+        old.execute("ALTER TABLE docs DROP COLUMN source")
+        old.execute("PRAGMA user_version=6")
+    assert ids(search(profile, "source:whatsapp")) == ["Sarah:05"]
+    assert idx.count() == 6
+    path = Path(search(profile, "source:telegram")[0].path)
+    data = json.loads(path.read_text())
+    data["source"] = "signal:work"                          # a hand edit is picked up too
+    path.write_text(json.dumps(data))
+    idx.sync(full=True)
+    assert search(profile, "source:telegram") == [] and ids(search(profile, "source:signal")) == ["Standup06"]
+
+
+def test_count_is_the_true_total_behind_a_capped_search(profile):
+    folder = profile.home.memory / "episodic" / "2025"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(620):                     # hand-made files: the index picks them up on sync
+        rec = {"id": f"evt-20250101-{i // 60:02d}{i % 60:02d}00-n{i}", "type": "observation",
+               "timestamp": f"2025-01-01T{i // 60:02d}:{i % 60:02d}:00+00:00",
+               "content": f"walked the dog number {i}" + (" in the rain" if i % 2 else ""),
+               "tags": ["walk"] if i < 100 else [],
+               **({"source": "whatsapp:dogs.txt"} if i % 10 == 0 else {})}
+        (folder / f"{rec['id']}.json").write_text(json.dumps(rec))
+    from metahuman_core.search import count
+
+    assert len(search(profile, "dog", limit=500)) == 500 and count(profile, "dog") == 620
+    assert count(profile, "dog rain") == 310 and count(profile, "dog -rain") == 310
+    assert count(profile, "tag:walk") == 100 and count(profile, "dog", tag="walk") == 100
+    assert count(profile, "source:whatsapp") == 62 and count(profile, "rain source:whatsapp") == 0
+    assert count(profile, "after:2025-01-02") == 0 and count(profile, "") == 0
+    # no memory holds all four words: the OR fallback keeps those holding at least half
+    assert count(profile, "dog rain zebra unicorn") == 310 == len(search(profile, "dog rain zebra unicorn", limit=1000))
+    assert count(profile, "dog rain zebra unicorn -number") == 0

@@ -8,11 +8,11 @@ Names are loaded on first use (PEP 562), so writers that only need the index sta
 
 from __future__ import annotations
 
-__all__ = ["search", "SearchHit", "index_for", "Index", "MODES"]
+__all__ = ["search", "count", "SearchHit", "index_for", "Index", "MODES"]
 
 
 def __getattr__(name: str):
-    if name in ("search", "SearchHit", "index_for", "MODES"):
+    if name in ("search", "count", "SearchHit", "index_for", "MODES"):
         from . import engine
 
         return getattr(engine, name)

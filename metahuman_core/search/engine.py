@@ -69,6 +69,12 @@ def _filters(q: Query) -> tuple[list[str], list]:
     for tag in q.tags:
         where.append("d.rid IN (SELECT rid FROM doc_tags WHERE tag=?)")
         args.append(tag)
+    if q.sources:
+        where.append("(%s)" % " OR ".join(["d.source LIKE ? ESCAPE '\\'"] * len(q.sources)))
+        args += [_like_prefix(s) for s in q.sources]
+    for source in q.not_sources:
+        where.append("d.source NOT LIKE ? ESCAPE '\\'")
+        args.append(_like_prefix(source))
     for op, value in ((">=", q.after), ("<", q.before)):
         clause, arg = time_clause(op, value)
         if clause:
@@ -78,6 +84,11 @@ def _filters(q: Query) -> tuple[list[str], list]:
         where.append("d.rid NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
         args.append(q.excluded_fts())
     return where, args
+
+
+def _like_prefix(text: str) -> str:
+    """LIKE pattern for "starts with text" (case-insensitive: the column is NOCASE)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _keyword(idx: Index, q: Query, where: list[str], args: list, limit: int,
@@ -192,20 +203,14 @@ def _run(idx: Index, q: Query, mode: str, limit: int, hl) -> list[tuple[tuple, f
 
 def search(profile: Profile, query: str, *, limit: int = 10, mode: str = "keyword", type=None,
            tag=None, after=None, before=None, highlight: tuple[str, str] = HIGHLIGHT) -> list[SearchHit]:
-    """Search memories. Filters in the query text (`type:`, `tag:`…) and the keyword arguments
-    both apply. Returns [] when nothing is relevant enough."""
+    """Search memories. Filters in the query text (`type:`, `tag:`, `source:`…) and the keyword
+    arguments both apply. Returns [] when nothing is relevant enough."""
     if mode not in MODES:
         raise ValidationFailed(f"invalid search mode {mode!r}", hint="one of: " + ", ".join(MODES))
     if not isinstance(limit, int) or limit < 1:
         raise ValidationFailed(f"invalid limit {limit!r}", hint="a whole number >= 1")
-    q = parse(query or "")
-    if type:
-        q.types.append(type)
-    if tag:
-        q.tags.append(tag)
-    q.after = after if after is not None else q.after
-    q.before = before if before is not None else q.before
-    if not q.has_text and not (q.types or q.tags or q.after or q.before or q.excluded):
+    q = _query(query, type, tag, after, before)
+    if not q.has_text and not q.has_filters:
         return []
     idx = index_for(profile)
     idx.sync()
@@ -217,6 +222,50 @@ def search(profile: Profile, query: str, *, limit: int = 10, mode: str = "keywor
                 idx.refresh_file(dirname, name)
             results = _run(idx, q, mode, limit, highlight)
     return [_hit(idx, r, score, how) for r, score, how in results]
+
+
+def count(profile: Profile, query: str, *, type=None, tag=None, after=None, before=None) -> int:
+    """How many memories a keyword search for `query` matches in all (search() returns the best
+    `limit` of them), so a capped list can say "first 500 of 2,725". Same relevance floor:
+    all the words, or at least half of them when no memory holds all (see _keyword)."""
+    q = _query(query, type, tag, after, before)
+    if not q.has_text and not q.has_filters:
+        return 0
+    idx = index_for(profile)
+    idx.sync()
+    where, args = _filters(q)
+    cond = "".join(" AND " + w for w in where)
+    with idx.lock:
+        conn = idx.conn
+        if not q.has_text:
+            return conn.execute(f"SELECT count(*) FROM docs d WHERE 1{cond}", args).fetchone()[0]
+        n = conn.execute(f"SELECT count(*) FROM fts JOIN docs d ON d.rid=fts.rowid "
+                         f"WHERE fts MATCH ?{cond}", (q.fts(), *args)).fetchone()[0]
+        words = q.terms + q.prefixes
+        if n or len(words) < 3 or q.phrases or q.entities:
+            return n
+        # the OR fallback: memories holding at least half the words (two at least)
+        ors = [quote(w) + (" *" if w in q.prefixes else "") for w in words]
+        each = " UNION ALL ".join(["SELECT rowid AS r FROM fts WHERE fts MATCH ?"] * len(ors))
+        nots = ""
+        if q.excluded:
+            nots = " AND d.rid NOT IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
+            args = [*args, q.excluded_fts()]
+        sql = (f"SELECT count(*) FROM (SELECT r FROM ({each}) GROUP BY r HAVING count(*) >= ?) "
+               f"x JOIN docs d ON d.rid=x.r WHERE 1{cond}{nots}")
+        need = max(2, math.ceil(len(words) / 2))
+        return conn.execute(sql, (*ors, need, *args)).fetchone()[0]
+
+
+def _query(query: str, type, tag, after, before) -> Query:
+    q = parse(query or "")
+    if type:
+        q.types.append(type)
+    if tag:
+        q.tags.append(tag)
+    q.after = after if after is not None else q.after
+    q.before = before if before is not None else q.before
+    return q
 
 
 def _hit(idx: Index, r: tuple, score: float, how: str) -> SearchHit:

@@ -37,7 +37,7 @@ from . import states as _states
 if TYPE_CHECKING:
     from ..audit import AuditLog
 
-SCHEMA_VERSION = 6   # 6: organizer state (states.py), doc_tags by rid
+SCHEMA_VERSION = 7   # 6: organizer state (states.py), doc_tags by rid; 7: docs.source
 DB_NAME = "memory.db"
 YEAR_RE = re.compile(r"^\d{4}$")
 RACY_NS = 2_000_000_000
@@ -49,13 +49,15 @@ CREATE TABLE docs(
   rid INTEGER PRIMARY KEY, id TEXT NOT NULL, dir TEXT NOT NULL, name TEXT NOT NULL,
   ino INTEGER NOT NULL, mtime INTEGER NOT NULL, size INTEGER NOT NULL, sig INTEGER NOT NULL,
   ts REAL NOT NULL, day TEXT NOT NULL, timestamp TEXT NOT NULL, type TEXT NOT NULL,
-  tags TEXT NOT NULL, state TEXT NOT NULL, retry REAL, UNIQUE(dir, name));
+  tags TEXT NOT NULL, state TEXT NOT NULL, retry REAL,
+  source TEXT NOT NULL DEFAULT '' COLLATE NOCASE, UNIQUE(dir, name));
 CREATE INDEX docs_id ON docs(id);
 CREATE INDEX docs_dir ON docs(dir, sig, name, ino, mtime, size);  -- covers folder scans
 CREATE INDEX docs_ts ON docs(ts);
 CREATE INDEX docs_type_ts ON docs(type, ts);
 CREATE INDEX docs_state ON docs(state, ts);  -- monitor counts, the organizer's newest due first
 CREATE INDEX docs_retry ON docs(retry);       -- set for pending rows only (who backs off)
+CREATE INDEX docs_source ON docs(source);     -- `source:NAME` is a prefix (LIKE 'name%')
 CREATE TABLE doc_tags(tag TEXT NOT NULL COLLATE NOCASE, rid INTEGER NOT NULL,
   PRIMARY KEY(tag, rid)) WITHOUT ROWID;
 CREATE INDEX doc_tags_rid ON doc_tags(rid);   -- re-indexing one memory must not scan all tags

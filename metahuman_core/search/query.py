@@ -1,5 +1,6 @@
 """The search query language: words, "exact phrases", -excluded, prefix*, and filters
-`type:`, `tag:`, `entity:`, `after:`, `before:`.
+`type:`, `tag:`, `entity:`, `source:` (a prefix: `source:whatsapp` keeps whatsapp:family;
+`-source:` drops), `after:`, `before:`.
 
 Words are ANDed (a memory must hold them all: weak partial matches are not results). Every piece
 of user text reaches FTS5 only as a quoted string, so no input can inject FTS syntax.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-FIELDS = ("type", "tag", "entity", "after", "before")
+FIELDS = ("type", "tag", "entity", "source", "after", "before")
 STOPWORDS = frozenset(
     "a an and are as at be but by did do for from had has have he her his i in is it its me my "
     "of on or our she so than that the their them then there these they this to was we were "
@@ -28,12 +29,19 @@ class Query:
     types: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)      # any of these prefixes
+    not_sources: list[str] = field(default_factory=list)  # none of these prefixes
     after: str | None = None
     before: str | None = None
 
     @property
     def has_text(self) -> bool:
         return bool(self.terms or self.prefixes or self.phrases or self.entities)
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.types or self.tags or self.sources or self.not_sources or self.after
+                    or self.before or self.excluded)
 
     def positive_fts(self) -> str | None:
         """FTS5 MATCH text for what must be present, or None if nothing textual is required."""
@@ -118,6 +126,8 @@ def parse(text: str) -> Query:
             q.types.append(value.lower())
         elif fname == "tag":
             q.tags.append(value)
+        elif fname == "source":
+            (q.not_sources if neg else q.sources).append(value)
         elif fname == "entity" and _usable(value):
             q.entities.append(value)
         elif not _usable(value):

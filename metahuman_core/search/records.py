@@ -62,6 +62,7 @@ def doc_fields(memory_id: str, record: dict, st: os.stat_result | None = None) -
     state, retry = organizer_state(record)
     rtype = record.get("type")
     response = record.get("response")
+    source = record.get("source")
     return {
         "ts": ts.timestamp(),
         "day": ts.date().isoformat(),
@@ -73,4 +74,5 @@ def doc_fields(memory_id: str, record: dict, st: os.stat_result | None = None) -
         "response": response if isinstance(response, str) else "",
         "state": state,      # organizer state (states.py): monitor and the organizer query it
         "retry": retry,
+        "source": source if isinstance(source, str) else "",   # e.g. whatsapp:family (ingest)
     }

@@ -17,17 +17,17 @@ def put(conn: sqlite3.Connection, dirname: str, name: str, st: os.stat_result, r
     row = conn.execute("SELECT rid FROM docs WHERE dir=? AND name=?", (dirname, name)).fetchone()
     values = (name[:-5], st.st_ino, st.st_mtime_ns, st.st_size, sig(name, st.st_ino), f["ts"],
               f["day"], f["timestamp"], f["type"], json.dumps(f["tags"], ensure_ascii=False),
-              f["state"], f["retry"])
+              f["state"], f["retry"], f["source"])
     if row:
         rid = row[0]
         conn.execute("DELETE FROM fts WHERE rowid=?", (rid,))
         conn.execute("DELETE FROM doc_tags WHERE rid=?", (rid,))
         conn.execute("DELETE FROM vecs WHERE rid=?", (rid,))
         conn.execute("UPDATE docs SET id=?, ino=?, mtime=?, size=?, sig=?, ts=?, day=?, "
-                     "timestamp=?, type=?, tags=?, state=?, retry=? WHERE rid=?", (*values, rid))
+                     "timestamp=?, type=?, tags=?, state=?, retry=?, source=? WHERE rid=?", (*values, rid))
     else:
         rid = conn.execute("INSERT INTO docs(id, ino, mtime, size, sig, ts, day, timestamp, type, "
-                           "tags, state, retry, dir, name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "tags, state, retry, source, dir, name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (*values, dirname, name)).lastrowid
     conn.execute("INSERT INTO fts(rowid, content, response, tags, entities) VALUES (?,?,?,?,?)",
                  (rid, f["content"], f["response"], " ".join(f["tags"]), " ".join(f["entities"])))

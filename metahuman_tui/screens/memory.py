@@ -17,25 +17,34 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+from metahuman_core.search.query import parse
+
 from ..widgets.line_list import LineList
 from ..widgets.memory_list import MARKS, MemoryList, MemoryRow
 from ..widgets.text_input import TextInput
 from .base import PaneScreen
 from .memory_modals import CaptureScreen, MemoryDetailScreen, detail_text, split_tags
-from .memory_source import keep_source, split_source
 from .modals import PromptScreen
 from .services import Unavailable, error_text
 
 PLACEHOLDER = "Search…  type:journal  tag:work  source:whatsapp  after:2025-10-01  -word"
-SOURCE_POOL = 5000   # hits a `source:` search filters (the index has no source column yet)
+
+
+def _what(query: str, total: int) -> tuple[str, bool]:
+    """What the count counts ("hits for 'sarah'", "memories from source 'whatsapp'") and
+    whether the list is newest first (a query of filters only has no ranking)."""
+    q = parse(query)
+    if q.sources and not (q.has_text or q.types or q.tags or q.not_sources or q.after
+                          or q.before or q.excluded):
+        return f"memor{'ies' if total != 1 else 'y'} from source {' '.join(q.sources)!r}", True
+    return f"hit{'s' if total != 1 else ''} for {query!r}", not q.has_text
 
 
 class SearchFinished(Message):
     def __init__(self, seq: int, query: str, rows: list, total: int | None,
-                 error: str | None = None, more: bool = False, keep: str | None = None) -> None:
+                 error: str | None = None, keep: str | None = None) -> None:
         super().__init__()
         self.seq, self.query, self.rows, self.total, self.error = seq, query, rows, total, error
-        self.more = more        # a search capped at search_limit: more memories match
         self.keep = keep        # a live refresh keeps the cursor on this memory id
 
 
@@ -139,22 +148,16 @@ class MemoryScreen(PaneScreen):
 
     @work(thread=True, exclusive=True, group="memory-search", exit_on_error=False)
     def run_search(self, query: str, seq: int, keep: str | None = None) -> None:
+        """The query goes to the core as typed (filters such as `source:whatsapp` included);
+        a capped search asks the core for the true total ("first 500 of 2,725")."""
         worker = get_current_worker()
-        more = False
-        text, source = split_source(query)
         try:
-            if text:
+            if query:
                 limit = self.settings.search_limit
-                hits = self.services.search(text, limit=SOURCE_POOL if source else limit + 1,
-                                            highlight=MARKS)
-                if source:
-                    hits = keep_source(hits, source, lambda h: h.path,
-                                       lambda: worker.is_cancelled)
-                    if hits is None:
-                        return
-                more = len(hits) > limit          # one extra hit tells that more match
+                hits = self.services.search(query, limit=limit + 1, highlight=MARKS)
+                # one extra hit tells that more match: only then is the count worth a query
+                total = self.services.count(query) if len(hits) > limit else len(hits)
                 rows = [MemoryRow.from_record(h) for h in hits[:limit]]
-                total = None
             else:
                 index = self.services.memory_index()
                 index.sync()
@@ -162,11 +165,6 @@ class MemoryScreen(PaneScreen):
                     return
                 rows = index.select(limit=self.settings.browse_limit, newest_first=True)
                 total = len(rows) if len(rows) < self.settings.browse_limit else index.count()
-                if source:
-                    rows = keep_source(rows, source, lambda r: r[1], lambda: worker.is_cancelled)
-                    if rows is None:
-                        return
-                    total = len(rows)
         except Unavailable as exc:
             self.post_message(SearchFinished(seq, query, [], 0, str(exc)))
             return
@@ -174,7 +172,7 @@ class MemoryScreen(PaneScreen):
             self.post_message(SearchFinished(seq, query, [], 0, error_text(exc, one_line=True)))
             return
         if not worker.is_cancelled:
-            self.post_message(SearchFinished(seq, query, rows, total, more=more, keep=keep))
+            self.post_message(SearchFinished(seq, query, rows, total, keep=keep))
 
     def on_search_finished(self, message: SearchFinished) -> None:
         if message.seq != self._seq:
@@ -186,20 +184,16 @@ class MemoryScreen(PaneScreen):
             lst.move_to(lst.index_of(message.keep))
         self.call_after_refresh(self._update_header)   # after the scrollbar (if any) appears
         capture = self.app.key_for("memory.capture", first=True)  # type: ignore[attr-defined]
+        shown, total = len(message.rows), message.total or 0
         if message.error:
             info.update(f"⚠ {message.error}")
-        elif message.query and split_source(message.query)[0]:
-            n = len(message.rows)
-            hits = f"{n:,} hit{'s' if n != 1 else ''} for {message.query!r}"
-            info.update(f"first {hits} · more match: narrow the search" if message.more
-                        else hits if n else
-                        f"nothing found for {message.query!r} · Esc back to the list")
-        elif split_source(message.query)[1]:
-            n, source = len(message.rows), split_source(message.query)[1]
-            info.update(f"{n:,} memor{'ies' if n != 1 else 'y'} from source {source!r}, newest "
-                        "first" if n else f"nothing found for {message.query!r} · Esc back to the list")
+        elif message.query and not shown:
+            info.update(f"nothing found for {message.query!r} · Esc back to the list")
+        elif message.query:
+            what, newest = _what(message.query, total)
+            info.update(f"first {shown:,} of {total:,} {what}" if total > shown
+                        else f"{shown:,} {what}" + (", newest first" if newest else ""))
         else:
-            shown, total = len(message.rows), message.total or 0
             info.update(f"No memories yet: press {capture} to capture one (or mh capture, "
                         "mh ingest)" if not shown else
                         f"{shown:,} memories, newest first" if shown >= total

@@ -92,6 +92,12 @@ class Services:
 
         return search(self.profile, query, **kw)
 
+    def count(self, query: str) -> int:
+        """How many memories the keyword search matches in all (search() returns a capped list)."""
+        from metahuman_core.search import count
+
+        return count(self.profile, query)
+
     def tasks(self):
         from metahuman_core.tasks import TaskStore
 
