@@ -72,7 +72,8 @@ def build_tiny_model(out_dir: str | Path, *, arch: str = "qwen2", corpus: list[s
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(list(corpus or []) + DEFAULT_CORPUS, vocab_size)
-    common = dict(vocab_size=len(tokenizer),  # noqa: C408 - config kwargs read best as kwargs hidden_size=hidden, intermediate_size=intermediate,
+    common = dict(  # noqa: C408 - config kwargs read best as kwargs
+                  vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=intermediate,
                   num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
                   max_position_embeddings=max_positions, initializer_range=0.2,
                   tie_word_embeddings=False, rms_norm_eps=1e-6,
