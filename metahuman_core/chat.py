@@ -16,12 +16,14 @@ operator. Faces may force a route (`route="chat"` / `"operator"`, the REPL's `/o
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from . import activity, events
+from . import activity, clock, events
+from .ids import stamp
 from .llm.base import LLMUnavailable, Message
 from .llm.bounded import Interrupted
 from .llm.factory import LLM
@@ -102,14 +104,23 @@ class ChatReply:
         return asdict(self)
 
 
+def new_conversation_id() -> str:
+    """conv-YYYYMMDD-HHMMSS-<6 hex>: sorts by start time, unique across processes."""
+    return f"conv-{stamp(clock.now())}-{secrets.token_hex(3)}"
+
+
 def save_exchange(profile, user_text: str, reply: str, *, actor: str,
-                  tags: list[str] | None = None, model: str | None = None) -> str | None:
-    """The exchange as one `conversation` memory; returns its id."""
+                  tags: list[str] | None = None, model: str | None = None,
+                  conversation: str | None = None, turn: int | None = None) -> str | None:
+    """The exchange as one `conversation` memory; returns its id. metadata.conversation and
+    metadata.turn tie the exchanges of one conversation together (the TUI reopens them whole)."""
     from .memory import MemoryStore
 
+    meta = {k: v for k, v in (("model", model), ("conversation", conversation), ("turn", turn))
+            if v is not None}
     record = MemoryStore(profile).capture(content=user_text, type="conversation", response=reply,
                                           tags=tags or ["chat"], actor=actor, source="chat",
-                                          metadata={"model": model} if model else None)
+                                          metadata=meta or None)
     if isinstance(record, dict):
         return record.get("id")
     return getattr(record, "id", None) or (str(record) if isinstance(record, str) else None)
@@ -124,6 +135,10 @@ class ChatSession:
     wait and decides in its approval pane. Setting `cancel` (Esc, Ctrl-C, SIGTERM) stops the
     model call within a fraction of a second (llm/bounded.py): a persona reply comes back
     `interrupted` and unsaved, an operator run ends "interrupted".
+
+    Each session is one conversation (`conversation`, a new id); every exchange it completes is
+    the next `turn`. `new_conversation()` starts another; `resume(id, turns)` continues one
+    reopened from the saved exchanges.
     """
 
     approval_wait: float | None = None
@@ -142,11 +157,22 @@ class ChatSession:
         self.save = save
         self.history: list[Message] = []
         self.history_turns = history_turns
+        self.conversation = new_conversation_id()
+        self.turn = 0   # exchanges completed in this conversation
         register_profile_secrets(profile)  # upstream errors are scrubbed of them (redact.py)
         if approval_wait is not None:
             self.approval_wait = approval_wait
         if cancel is not None:
             self.cancel = cancel
+
+    def new_conversation(self) -> str:
+        """Forget the history and start a new conversation id (the TUI's Ctrl+N)."""
+        self.conversation, self.turn, self.history = new_conversation_id(), 0, []
+        return self.conversation
+
+    def resume(self, conversation: str, turns: int) -> None:
+        """Continue a saved conversation that has `turns` exchanges (the face sets `history`)."""
+        self.conversation, self.turn = conversation, max(0, int(turns))
 
     def send(self, text: str, *, on_token: Callable[[str], None] | None = None,
              on_event: Callable[[Any], None] | None = None, route: str | None = None) -> ChatReply:
@@ -228,9 +254,12 @@ class ChatSession:
                 interrupted: bool = False) -> ChatReply:
         """Save (unless interrupted: half a reply is not an exchange worth remembering) and audit."""
         memory_id = None
+        if not interrupted:
+            self.turn += 1
         if self.save and not interrupted:
             memory_id = save_exchange(self.profile, text, reply, actor=self.actor,
-                                      tags=tags or ["chat"], model=model)
+                                      tags=tags or ["chat"], model=model,
+                                      conversation=self.conversation, turn=self.turn)
         took = round((time.perf_counter() - started) * 1000, 1)
         self.profile.audit.append(events.CHAT_EXCHANGE, category="action", actor=self.actor, details={
             "route": route, "model": model, "memory_id": memory_id,

@@ -65,6 +65,31 @@ def test_history_is_sent_and_think_blocks_hidden(profile, fake):
     assert fake.chat_requests()[-1]["messages"][2]["content"] == "Hi Alex!"
 
 
+def test_each_exchange_is_saved_with_its_conversation_and_turn(profile, fake):
+    """One id per conversation, turns in order, the model kept: the TUI's Ctrl+O reopens a
+    multi-turn conversation whole from these; new_conversation() starts another, resume()
+    continues a reopened one (a legacy exchange without an id continues under its memory id)."""
+    fake.script([{"content": "One."}, {"content": "Two."}, {"content": "Three."},
+                 {"content": "Four."}])
+    store = MemoryStore(profile)
+    session = ChatSession(profile)
+    first = session.conversation
+    keys = ("model", "conversation", "turn")
+    saved = [store.get(session.send(text).memory_id)["metadata"] for text in ("a?", "b?")]
+    metas = [{k: meta[k] for k in keys} for meta in saved]
+    assert metas == [{"model": "qwen3:1.7b", "conversation": first, "turn": 1},
+                     {"model": "qwen3:1.7b", "conversation": first, "turn": 2}]
+    assert re.fullmatch(r"conv-\d{8}-\d{6}-[0-9a-f]{6}", first)
+    session.new_conversation()
+    assert session.conversation != first and session.history == []
+    third = store.get(session.send("c?").memory_id)["metadata"]
+    assert third["conversation"] == session.conversation and third["turn"] == 1
+    session.resume(first, turns=2)
+    fourth = store.get(session.send("d?").memory_id)["metadata"]
+    assert (fourth["conversation"], fourth["turn"]) == (first, 3)
+    assert ChatSession(profile).conversation not in (first, third["conversation"])
+
+
 @pytest.mark.timeout(60)
 def test_cancel_stops_a_reply_at_once_and_saves_nothing(profile, fake):
     """Esc in the TUI / Ctrl-C: the model may never stop by itself (a looping model)."""

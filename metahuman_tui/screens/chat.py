@@ -300,6 +300,16 @@ class ChatScreen(PaneScreen):
         await log.mount(Static(self.welcome(), classes="notice welcome"))
         self.history = []
         self.query_one("#chat-title", Label).update("Conversation")
+        self._backend_call("new_conversation")
+
+    def _backend_call(self, name: str, *args) -> None:
+        """Tell the backend where the next exchange belongs (a test's fake may not care)."""
+        try:
+            method = getattr(self.services.chat(), name, None)
+        except Exception:  # noqa: BLE001 - no backend: the next send says why
+            return
+        if method is not None:
+            method(*args)
 
     def action_copy_reply(self) -> None:
         replies = [r for r in self.query(Reply) if r.text]
@@ -356,9 +366,24 @@ class ChatScreen(PaneScreen):
             await reply.finish()
             self.history += [{"role": "user", "content": question},
                              {"role": "assistant", "content": answer}]
+        # new messages continue it: same id (an old exchange without one: its memory id)
+        conversation, done = conversation_of(turns)
+        self._backend_call("resume", conversation, done)
         self.query_one("#chat-title", Label).update(f"Conversation {turns[0]['id']}"
                                                     + (f" · {len(turns)} turns"
                                                        if len(turns) > 1 else ""))
+
+
+def _meta(item: dict) -> dict:
+    meta = item.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def conversation_of(turns: list[dict]) -> tuple[str, int]:
+    """(the id the turns are grouped under, how many turns it has) for group_conversations."""
+    key = str(_meta(turns[0]).get("conversation") or turns[0].get("id"))
+    numbers = [n for n in (_meta(t).get("turn") for t in turns) if isinstance(n, int)]
+    return key, max(numbers + [len(turns)])
 
 
 def group_conversations(items: list[dict]) -> list[list[dict]]:
@@ -366,13 +391,11 @@ def group_conversations(items: list[dict]) -> list[list[dict]]:
     Exchanges that share metadata.conversation are one conversation; others stand alone."""
     groups: dict[str, list[dict]] = {}
     for item in items:
-        meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-        key = str(meta.get("conversation") or item.get("id"))
+        key = str(_meta(item).get("conversation") or item.get("id"))
         groups.setdefault(key, []).append(item)
 
     def turn(m: dict) -> tuple:
-        meta = m.get("metadata") if isinstance(m.get("metadata"), dict) else {}
-        n = meta.get("turn")
+        n = _meta(m).get("turn")
         return (n if isinstance(n, int) else 0, str(m.get("timestamp", "")))
 
     return [sorted(group, key=turn) for group in groups.values()]

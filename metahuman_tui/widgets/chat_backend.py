@@ -68,6 +68,19 @@ class CoreChatBackend:
         self.profile = profile
         self.actor = actor
         self.session = None
+        self._resume: tuple[str, int] | None = None   # for a session not made yet
+
+    def new_conversation(self) -> None:
+        """Ctrl+N: the next exchange starts a new conversation id (turn 1)."""
+        self._resume = None
+        if self.session is not None:
+            self.session.new_conversation()
+
+    def resume(self, conversation: str, turns: int) -> None:
+        """Ctrl+O: the next exchange is turn `turns + 1` of a reopened conversation."""
+        self._resume = (conversation, turns)
+        if self.session is not None:
+            self.session.resume(conversation, turns)
 
     async def stream(self, prompt: str, *, history: list[dict[str, str]],
                      yolo: bool) -> AsyncIterator[ChatEvent]:
@@ -79,6 +92,8 @@ class CoreChatBackend:
             # the operator route waits for approvals answered inline in the pane (up to 15 min)
             self.session = ChatSession(self.profile, actor=self.actor, yolo=yolo,
                                        approval_wait=APPROVAL_WAIT_S)
+            if self._resume is not None:
+                self.session.resume(*self._resume)
         session = self.session
         session.yolo = yolo
         session.history = [Message(h["role"], h["content"]) for h in history]

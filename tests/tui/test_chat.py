@@ -415,3 +415,55 @@ def test_a_wide_code_block_scrolls_sideways(make_app):
             await pilot.press("home")
             assert fence.scroll_x == 0
     run(main())
+
+
+def test_ctrl_n_starts_a_new_conversation_and_ctrl_o_continues_one(make_app, fake_llm,
+                                                                    tui_profile):
+    """Every exchange is saved with its conversation id and turn; Ctrl+N starts a new id, so
+    Ctrl+O reopens the earlier two turns whole, and a message sent then is their turn 3."""
+    fake_llm.script([{"content": "Answer one."}, {"content": "Answer two."},
+                     {"content": "Another topic."}, {"content": "Answer three."}])
+
+    def saved() -> dict[str, dict]:
+        out = {}
+        for m in MemoryStore(tui_profile).list(type="conversation", limit=50):
+            meta = m.get("metadata") or {}
+            if meta.get("conversation", "").startswith("conv-2"):
+                out[m["content"]] = meta
+        return out
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            for text in ("First question?", "Second question?"):
+                await send(pilot, text)
+                await wait_for(pilot, lambda: screen.reply is None and screen.history
+                               and screen.history[-2]["content"] == text, what=text)
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: not screen.query(UserMessage), what="new chat")
+            assert screen.history == []
+            await send(pilot, "Something else?")
+            await wait_for(pilot, lambda: screen.reply is None and screen.history, what="reply")
+            meta = saved()
+            one = meta["First question?"]["conversation"]
+            assert meta["Second question?"]["conversation"] == one
+            assert [meta[q]["turn"] for q in ("First question?", "Second question?")] == [1, 2]
+            assert meta["Something else?"]["conversation"] != one
+            assert meta["Something else?"]["turn"] == 1 and meta["First question?"]["model"]
+            await pilot.press("ctrl+o")
+            await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="history")
+            choices = app.screen.query_one("#choices")
+            labels = [str(o.prompt) for o in choices.options]
+            choices.highlighted = next(i for i, label in enumerate(labels)
+                                       if "First question?" in label)
+            assert "2 turns" in labels[choices.highlighted]
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: len(app.screen.query(UserMessage)) == 2, what="turns")
+            await send(pilot, "Third question?")
+            await wait_for(pilot, lambda: screen.reply is None
+                           and screen.history[-2]["content"] == "Third question?", what="reply")
+            third = saved()["Third question?"]
+            assert (third["conversation"], third["turn"]) == (one, 3)
+    run(main())
