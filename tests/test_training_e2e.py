@@ -90,7 +90,7 @@ def test_persona_training_end_to_end(home, profile, mh, tmp_path):
     assert first.startswith(f"run: {DATE}"), first + watcher.stderr.read()
     os.killpg(watcher.pid, signal.SIGHUP)
     watcher.wait(timeout=30)
-    followed = mh("train", "status", DATE, "--follow", timeout=240)
+    followed = mh("train", "status", DATE, "--follow", timeout=1200)  # 2 shared cores
     assert followed.returncode == 0, followed.stdout + followed.stderr
     assert "COMPLETE" in followed.stdout and "TRAINING" in followed.stdout
 
@@ -102,6 +102,11 @@ def test_persona_training_end_to_end(home, profile, mh, tmp_path):
     summary = json.loads((run_dir / "run-summary.json").read_text())
     assert summary["training_success"] is True and summary["status"] == "completed"
     assert summary["base_model"] == str(base) and summary["samples_used"] == info["train"]
+    recipe = summary["recipe"]  # what etc/training.json set is used exactly; the rest is chosen
+    assert {"per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate",
+            "max_steps", "eval_every_steps"} <= set(recipe["explicit"])
+    assert recipe["values"]["learning_rate"] == 0.005 and recipe["values"]["total_steps"] == 48
+    assert recipe["reasons"]["lr_scheduler"] != "set in config" and summary["verdict"]
     stages = [json.loads(x)["stage"] for x in (run_dir / "progress.ndjson").read_text().splitlines()]
     assert list(dict.fromkeys(stages)) == ["INIT", "DATASET", "MODEL_DOWNLOAD", "PREPROCESSING",
                                            "LORA_SETUP", "TRAINING", "SAVE_ADAPTER", "GGUF_MERGE",
