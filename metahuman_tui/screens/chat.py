@@ -22,10 +22,12 @@ from ..widgets.chat_events import (
     ApprovalSettled,
     Notice,
     TextDelta,
+    Thinking,
     ToolCalled,
     ToolReturned,
 )
 from ..widgets.chat_view import ApprovalCard, Reply, UserMessage
+from ..widgets.conversations import conversation_of, group_conversations
 from ..widgets.prompt_area import PromptArea
 from .base import PaneScreen
 from .modals import ChoiceScreen, PromptScreen
@@ -188,6 +190,8 @@ class ChatScreen(PaneScreen):
             self.app.refresh_status()  # type: ignore[attr-defined]
         elif isinstance(item, Notice):
             await reply.add_notice(item.text)
+        elif isinstance(item, Thinking):
+            await reply.thinking(item)
 
     async def on_reply_finished(self, _: ReplyFinished) -> None:
         if self.reply is None:
@@ -372,30 +376,3 @@ class ChatScreen(PaneScreen):
         self.query_one("#chat-title", Label).update(f"Conversation {turns[0]['id']}"
                                                     + (f" · {len(turns)} turns"
                                                        if len(turns) > 1 else ""))
-
-
-def _meta(item: dict) -> dict:
-    meta = item.get("metadata")
-    return meta if isinstance(meta, dict) else {}
-
-
-def conversation_of(turns: list[dict]) -> tuple[str, int]:
-    """(the id the turns are grouped under, how many turns it has) for group_conversations."""
-    key = str(_meta(turns[0]).get("conversation") or turns[0].get("id"))
-    numbers = [n for n in (_meta(t).get("turn") for t in turns) if isinstance(n, int)]
-    return key, max(numbers + [len(turns)])
-
-
-def group_conversations(items: list[dict]) -> list[list[dict]]:
-    """Saved exchanges (newest first) -> conversations (newest first), each in turn order.
-    Exchanges that share metadata.conversation are one conversation; others stand alone."""
-    groups: dict[str, list[dict]] = {}
-    for item in items:
-        key = str(_meta(item).get("conversation") or item.get("id"))
-        groups.setdefault(key, []).append(item)
-
-    def turn(m: dict) -> tuple:
-        n = _meta(m).get("turn")
-        return (n if isinstance(n, int) else 0, str(m.get("timestamp", "")))
-
-    return [sorted(group, key=turn) for group in groups.values()]

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Button, Collapsible, Label, Markdown, Static
 from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
-from .chat_events import ApprovalRequested, ToolCalled, ToolReturned
+from .chat_events import ApprovalRequested, Thinking, ToolCalled, ToolReturned
 
 
 def _args(args: dict, limit: int = 120) -> str:
@@ -119,12 +119,30 @@ class Reply(Vertical):
         self.tools: dict[str, ToolCallRow] = {}
         self.received = False
         self._waiting = waiting
+        self._thinking: Static | None = None
 
     def compose(self) -> ComposeResult:
         if self._waiting:
             yield Static(WAITING, classes="notice waiting")
 
+    async def thinking(self, event: Thinking) -> None:
+        """Progress of the model (operator step): shown until the next event. It is not
+        content: Esc before any content still drops the whole turn."""
+        n = event.tokens
+        text = (f"⋯ thinking… {event.elapsed:.0f} s, {n:,} token{'s' if n != 1 else ''} "
+                "(Esc cancels)")
+        if self._thinking is not None:
+            self._thinking.update(text)
+            return
+        for widget in self.query(".waiting"):
+            await widget.remove()
+        self._thinking = Static(text, markup=False, classes="notice thinking")
+        await self.mount(self._thinking)
+
     async def _arrived(self) -> None:
+        if self._thinking is not None:
+            line, self._thinking = self._thinking, None
+            await line.remove()
         if not self.received:
             self.received = True
             for widget in self.query(".waiting"):
@@ -175,6 +193,9 @@ class Reply(Vertical):
 
     async def finish(self) -> None:
         """Stop streaming and re-render each text part once from its full source."""
+        if self._thinking is not None:
+            line, self._thinking = self._thinking, None
+            await line.remove()
         await self.close_text()
         for md, chunks in self.parts:
             await md.update("".join(chunks))

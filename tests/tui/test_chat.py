@@ -467,3 +467,60 @@ def test_ctrl_n_starts_a_new_conversation_and_ctrl_o_continues_one(make_app, fak
             third = saved()["Third question?"]
             assert (third["conversation"], third["turn"]) == (one, 3)
     run(main())
+
+
+def test_thinking_progress_and_the_nudge_show_in_the_pending_reply(make_app, fake_llm):
+    """The operator reports Thinking(step, elapsed, tokens) while the model generates: the
+    pending reply says "thinking… N s, M tokens" until the next event; a first answer without
+    a tool call shows the nudge notice."""
+    fake_llm.token_delay = 0.3
+    fake_llm.script([{"content": "I think there are some files there maybe"},
+                     {"tool_calls": [{"name": "fs_list", "arguments": {"path": "docs"}}]},
+                     {"content": "Listed."}])
+    seen: list[str] = []
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await send(pilot, "list the markdown files in docs/")
+            screen = app.screen
+
+            def thinking_shown() -> bool:
+                lines = [str(w.render()) for w in screen.query(".thinking")]
+                seen.extend(lines)
+                return any(", " in t and "tokens" in t and not t.startswith("⋯ thinking… 0 s")
+                           for t in lines)
+
+            await wait_for(pilot, thinking_shown, timeout=20, what="thinking progress")
+            await wait_for(pilot, lambda: screen.reply is None, timeout=30, what="run finished")
+            text = screen_text(app)
+            assert "asking it once to use one" in text                   # the nudge notice
+            assert not screen.query(".thinking") and "thinking…" not in text   # gone after
+            assert "fs_list" in screen.query_one(ToolCallRow).title           # then it did
+    run(main())
+    assert any("s, " in t and "token" in t for t in seen)
+
+
+def test_a_thinking_line_is_replaced_by_the_next_event(make_app):
+    from metahuman_tui.widgets.chat_events import Thinking
+
+    async def main():
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.reply = Reply()
+            await screen.query_one("#chat-log").mount(screen.reply)
+            screen.post_message(ReplyEvent(Thinking("1", 12.4, 40)))
+            await pilot.pause()
+            assert "thinking… 12 s, 40 tokens" in screen_text(app)
+            assert "waiting for the model" not in screen_text(app) and not screen.reply.received
+            screen.post_message(ReplyEvent(Thinking("1", 13.0, 1)))
+            await pilot.pause()
+            assert "thinking… 13 s, 1 token " in screen_text(app) + " "
+            assert len(screen.query(".thinking")) == 1
+            screen.post_message(ReplyEvent(TextDelta("Hello")))
+            await pilot.pause()
+            assert "thinking…" not in screen_text(app) and "Hello" in screen_text(app)
+    run(main())
