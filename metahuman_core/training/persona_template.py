@@ -52,10 +52,14 @@ def personal_core(core: dict[str, Any], template: dict[str, Any] | None = None) 
     return kept if isinstance(kept, dict) else {}
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def person_name(profile, speaker: str | None = None) -> str | None:
     """The person's name: core.json's if they set it, else the speaker name of their imported
     chats (issue 20), else None (never the template's)."""
-    ident = personal_core(profile.persona.core()).get("identity") or {}
+    ident = _dict(personal_core(profile.persona.core()).get("identity"))
     for key in ("name", "humanName"):
         if isinstance(ident.get(key), str) and ident[key].strip():
             return ident[key].strip()
@@ -73,10 +77,8 @@ def main_speaker(pairs: list[dict[str, Any]]) -> str | None:
 def training_system_prompt(profile, speaker: str | None = None) -> str:
     """The system prompt for training and for the activated model: only what the person wrote."""
     core = personal_core(profile.persona.core())
-    ident = core.get("identity") if isinstance(core.get("identity"), dict) else {}
-    pers = core.get("personality") if isinstance(core.get("personality"), dict) else {}
-    style = pers.get("communicationStyle") if isinstance(pers.get("communicationStyle"), dict) \
-        else {}
+    ident = _dict(core.get("identity"))
+    style = _dict(_dict(core.get("personality")).get("communicationStyle"))
     name = person_name(profile, speaker)
     if name:
         text = f"You are {name}"
@@ -87,9 +89,9 @@ def training_system_prompt(profile, speaker: str | None = None) -> str:
     else:
         text = "Speak in the first person, as yourself, in your own words."
     tone = style.get("tone")
-    traits = [", ".join(t for t in tone if isinstance(t, str)) if isinstance(tone, list) else tone,
-              style.get("formality"), style.get("verbosity")]
-    traits = [t for t in traits if isinstance(t, str) and t.strip()]
+    candidates = [", ".join(t for t in tone if isinstance(t, str)) if isinstance(tone, list)
+                  else tone, style.get("formality"), style.get("verbosity")]
+    traits = [t for t in candidates if isinstance(t, str) and t.strip()]
     if traits:
         text += " Style: " + "; ".join(traits) + "."
     return text
