@@ -82,9 +82,13 @@ def dataset_labels(profile: Profile) -> list[str]:
                    and (p / f"{p.name}.jsonl").is_file()), key=_label_key)
 
 
-def _label_key(label: str) -> tuple[str, int]:
+def label_key(label: str) -> tuple[str, int]:
+    """Sort key of a LABEL/RUN name: by date, then the N-th of that day (…-10 after …-9)."""
     m = LABEL_RE.match(label)
     return (m.group(1), int(m.group(3) or 1)) if m else (label, 0)
+
+
+_label_key = label_key   # the old private name, kept for existing callers
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from metahuman_core.errors import MHError
 from metahuman_core.status import count_pending_approvals
+from metahuman_core.training.runs import STAGES as STAGES  # the trainer's one list (re-exported)
 
 if TYPE_CHECKING:
     from metahuman_core.llm.health import LlmHealth
@@ -156,9 +157,6 @@ class Services:
 
 
 # -------------------------------------------------------------------- training runs
-STAGES = ("INIT", "DATASET", "MODEL_DOWNLOAD", "PREPROCESSING", "LORA_SETUP", "TRAINING",
-          "SAVE_ADAPTER", "GGUF_MERGE", "COMPLETE")
-
 
 def latest_run(profile) -> RunStatus | None:
     """The newest run's status from the core (date then run number; a dead trainer is "lost")."""
@@ -173,9 +171,9 @@ def latest_run(profile) -> RunStatus | None:
 def run_dirs(runs_root: Path) -> list[Path]:
     """metahuman-runs/<DATE>[-n]/ folders, newest first, in the core's order (…-10 after …-9).
     Kept for the training pane; new code should use metahuman_core.training.runs directly."""
-    from metahuman_core.training.runs import LABEL_RE, _label_key
+    from metahuman_core.training.runs import LABEL_RE, label_key
 
     if not runs_root.is_dir():
         return []
     found = [p for p in runs_root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)]
-    return sorted(found, key=lambda p: _label_key(p.name), reverse=True)
+    return sorted(found, key=lambda p: label_key(p.name), reverse=True)

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from ..screens.services import STAGES
+from metahuman_core.training.runs import STAGES
 
 MARK = {"pending": ("·", "dim"), "running": ("●", "bold yellow"), "done": ("✓", "green"),
         "skipped": ("–", "dim"), "failed": ("✗", "bold red")}

@@ -102,6 +102,24 @@ def test_stage_states():
     assert done["COMPLETE"] == "done"
 
 
+def test_the_faces_show_the_trainers_one_list_of_stages():
+    """No second copy of the stages in the TUI: the trainer's list, re-exported by the core."""
+    import trainer.progress
+    from metahuman_tui.screens import services
+    from metahuman_tui.widgets import stage_list
+
+    assert stage_list.STAGES is services.STAGES is trainer.progress.STAGES
+    assert list(stage_states([])) == list(trainer.progress.STAGES)
+
+
+def test_run_folders_sort_by_the_cores_public_label_key():
+    from metahuman_core.training import runs
+
+    assert runs.label_key("2025-10-19-10") > runs.label_key("2025-10-19-9") > runs.label_key(
+        "2025-10-19")
+    assert runs._label_key is runs.label_key            # the old name still works
+
+
 def test_training_state_for_the_status_bar(tmp_path):
     """The bar reads the core's RunStatus: newest run by date and number (-10 after -9), a
     run whose trainer is gone is dead, a failed one says so."""
