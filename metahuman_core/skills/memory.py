@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 class MemorySearchArgs(Args):
     query: str = Field(..., min_length=1, max_length=500,
-                       description="Words to look for; filters like type:, tag:, after: work too.")
+                       description="Words to look for; filters like type:, tag:, source:, after: work too.")
     limit: int = Field(10, ge=1, le=100, description="How many memories at most.")
 
 
