@@ -171,6 +171,7 @@ T0 = datetime(2025, 10, 1, 8, 0, tzinfo=timezone(timedelta(hours=2)))
 
 
 def test_activation_works_without_the_train_extra_and_writes_a_modelfile(home, profile, mh):
+    profile.persona.set_field("identity.name", "Greg")  # the template persona names nothing
     store = MemoryStore(profile)
     for i in range(12):
         rec = store.prepare(f"Spent the morning on the bench again, part {i}; Biscuit slept.",
@@ -179,7 +180,7 @@ def test_activation_works_without_the_train_extra_and_writes_a_modelfile(home, p
     assert mh("adapter", "build", DATE).returncode == 0
     assert mh("adapter", "approve", DATE).returncode == 0
     out_dir = home / "out" / "adapters" / DATE
-    gguf_path = write_gguf(out_dir / f"alex-{DATE}.gguf", KV)
+    gguf_path = write_gguf(out_dir / f"greg-{DATE}.gguf", KV)
     (out_dir / "eval.json").write_text(json.dumps({"passed": True, "base_loss": 3.0,
                                                    "adapter_loss": 2.0, "llr_gain": 1.0}))
     with FakeOllama() as fake:
@@ -195,13 +196,14 @@ def test_activation_works_without_the_train_extra_and_writes_a_modelfile(home, p
     cmds = dict(parse_modelfile(modelfile.read_text()))
     assert cmds["from"] == str(gguf_path.resolve())
     assert cmds["template"] == created["template"] and "<|im_start|>" in cmds["template"]
-    assert cmds["system"] == created["system"] and "Alex" in cmds["system"]
+    assert cmds["system"] == created["system"] and "Greg" in cmds["system"]
     stops = [v for k, v in parse_modelfile(modelfile.read_text()) if k == "stop"]
     assert stops == created["parameters"]["stop"]
-    assert f"ollama create alex-{DATE} -f" in modelfile.read_text()
+    assert f"ollama create greg-{DATE} -f" in modelfile.read_text()
 
 
 def test_when_ollama_is_away_the_error_points_at_the_modelfile(home, profile, mh):
+    profile.persona.set_field("identity.name", "Greg")  # the template persona names nothing
     store = MemoryStore(profile)
     for i in range(12):
         store.write_new(store.prepare(f"Oiled the plane blade today, step {i}.", type="observation",
@@ -209,11 +211,11 @@ def test_when_ollama_is_away_the_error_points_at_the_modelfile(home, profile, mh
     assert mh("adapter", "build", DATE).returncode == 0
     assert mh("adapter", "approve", DATE).returncode == 0
     out_dir = home / "out" / "adapters" / DATE
-    write_gguf(out_dir / f"alex-{DATE}.gguf", KV)
+    write_gguf(out_dir / f"greg-{DATE}.gguf", KV)
     with FakeOllama() as fake:
         url = fake.url
     profile.config.set_value("agent.host", url)  # nothing listens there any more
     r = mh("adapter", "activate", DATE, "--force")
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    assert f"or by hand: ollama create alex-{DATE} -f {out_dir / 'Modelfile'}" in r.stderr
+    assert f"or by hand: ollama create greg-{DATE} -f {out_dir / 'Modelfile'}" in r.stderr
     assert (out_dir / "Modelfile").is_file() and not profile.home.active_adapter.exists()

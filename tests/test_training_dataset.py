@@ -459,3 +459,14 @@ def test_a_corrupt_gate_file_is_reported_never_fatal(profile, fixed_clock):
     assert state["status"] == "pending" and "approved.json" in state["problems"][0]
     with pytest.raises(gates.GateError):
         gates.require_approved(profile, res.label)  # a torn approval never opens the gate
+
+
+def test_untouched_template_persona_names_no_file_or_model_and_no_prompt(profile):
+    """runs.persona_slug / persona_system_prompt feed gguf names, Ollama model names and the
+    activation fallback: an untouched template must not make them "alex-…" / "You are Alex"."""
+    assert runs.persona_slug(profile) == "persona"
+    assert runs.model_name(profile, "2025-10-19") == "persona-2025-10-19"
+    assert "Alex" not in runs.persona_system_prompt(profile)
+    profile.persona.set_field("identity.name", "Greg")
+    assert runs.persona_slug(profile) == "greg"
+    assert runs.persona_system_prompt(profile).startswith("You are Greg")

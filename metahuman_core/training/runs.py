@@ -110,8 +110,11 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 # ------------------------------------------------------------------------------ persona naming
 def persona_name(profile: Profile) -> str:
-    ident = profile.persona.core().get("identity") or {}
-    return str(ident.get("name") or ident.get("humanName") or "persona").strip() or "persona"
+    """The person's own name, or "persona" while core.json still holds the shipped template's
+    (an untouched template must not name files and models "alex-…": issue 21)."""
+    from .persona_template import person_name
+
+    return person_name(profile) or "persona"
 
 
 def persona_slug(profile: Profile) -> str:
@@ -124,22 +127,11 @@ def model_name(profile: Profile, label: str) -> str:
 
 
 def persona_system_prompt(profile: Profile) -> str:
-    """The system prompt used in training and set on the Ollama model: they must be the same."""
-    core = profile.persona.core()
-    ident = core.get("identity") or {}
-    style = (core.get("personality") or {}).get("communicationStyle") or {}
-    name = persona_name(profile)
-    text = f"You are {name}"
-    if ident.get("role"):
-        text += f", {ident['role']}"
-    text += f". Speak as {name}, in the first person."
-    tone = style.get("tone")
-    candidates = [", ".join(map(str, tone)) if isinstance(tone, list) else tone,
-                  style.get("formality"), style.get("verbosity")]
-    traits = [t for t in candidates if isinstance(t, str) and t]
-    if traits:
-        text += " Style: " + "; ".join(traits) + "."
-    return text
+    """The system prompt used in training and set on the Ollama model: they must be the same, so
+    both come from persona_template (only what the person wrote, never the template's name)."""
+    from .persona_template import training_system_prompt
+
+    return training_system_prompt(profile)
 
 
 # ----------------------------------------------------------------------------------------- runs
