@@ -21,6 +21,7 @@ from pathlib import Path
 import paramiko
 
 from ..errors import ConfigError, MHError
+from ..storage import sha256_file  # the one implementation (verified transfers)
 
 Progress = Callable[[str, int, int], None]  # (name, bytes done, bytes total)
 SSH_ERRORS = (paramiko.SSHException, EOFError, OSError, socket.timeout)
@@ -38,14 +39,6 @@ def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH-style `SHA256:…` fingerprint."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_key_path(explicit: str | os.PathLike | None = None, env=None) -> Path:
