@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.sshd, requires_sshd]
 
 KEY = "rpa_SECRET_live_key_5f3c9a1b7d"
 DATE = "2025-10-19"
-GGUF = f"alex-{DATE}.gguf"  # <persona slug>-<dataset label>
+GGUF = f"persona-{DATE}.gguf"  # <persona slug>-<dataset label> ("persona" while the template is untouched)
 SEED_FIELDS = ("date", "samples_used", "base_model", "pod_id", "pod_ip", "adapter_path",
                "terminated", "training_success")
 
@@ -66,7 +66,8 @@ emit(stage="TRAINING", pct=80, step=2, loss=1.0, status="running")
 (out / "merged").mkdir(exist_ok=True); (out / "merged" / "scratch.bin").write_bytes(b"x")
 (out / ("%s-%s.gguf" % (cfg["gguf_name"], cfg["date"]))).write_bytes(b"GGUF" + os.urandom(300_000))
 (out / "eval.json").write_text(json.dumps({"passed": True, "train_rows": len(rows), "heldout": 2,
-                                           "loss_delta": -0.5, "llr_gain": 0.7}))
+                                           "loss_delta": -0.5, "llr_gain": 0.7,
+                                           "per_prompt": [{"llr": 0.6}, {"llr": 0.7}, {"llr": 0.8}]}))
 (out / "result.json").write_text(json.dumps({"success": True, "backend": "standin", "steps": 2,
                                              "eval_passed": True}))
 emit(stage="COMPLETE", pct=100, status="done", message="done")

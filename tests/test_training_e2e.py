@@ -114,7 +114,7 @@ def test_persona_training_end_to_end(home, profile, mh, tmp_path):
     assert (out_dir / f"{DATE}.jsonl").is_file()
     assert (out_dir / "adapter" / "adapter_model.safetensors").is_file()
     assert (out_dir / "adapter" / "adapter_config.json").is_file()
-    gguf_path = out_dir / f"alex-{DATE}.gguf"
+    gguf_path = out_dir / f"persona-{DATE}.gguf"
     assert gguf_path.is_file()
 
     # the GGUF, read back independently
@@ -162,7 +162,7 @@ def test_persona_training_end_to_end(home, profile, mh, tmp_path):
         act = mh("adapter", "activate", DATE, "--json")
         assert act.returncode == 0, act.stderr
         rec = json.loads(act.stdout)
-        assert rec["model"] == f"alex-{DATE}" and rec["evalPassed"] and not rec["forced"]
+        assert rec["model"] == f"persona-{DATE}" and rec["evalPassed"] and not rec["forced"]
         created = fake.created[-1]
         digest = created["files"][gguf_path.name]
         assert fake.blobs[digest] == gguf_path.read_bytes()
@@ -171,7 +171,7 @@ def test_persona_training_end_to_end(home, profile, mh, tmp_path):
         assert "Alex" not in created["system"]  # the untouched template persona names nobody
         listed = json.loads(mh("adapter", "list", "--json").stdout)
         assert listed[0]["status"] == "active"
-        assert active_model(profile)["model"] == f"alex-{DATE}"
+        assert active_model(profile)["model"] == f"persona-{DATE}"
 
         # emergency control 1: rm active-adapter.json → the base model at the very next call
         profile.home.active_adapter.unlink()
@@ -212,7 +212,7 @@ def test_activation_is_refused_unless_evaluation_passed(home, profile, mh, tmp_p
     assert mh("adapter", "build", DATE).returncode == 0
     assert mh("adapter", "approve", DATE).returncode == 0
     out_dir = home / "out" / "adapters" / DATE
-    export_gguf(build_tiny_model(tmp_path / "b"), out_dir / f"alex-{DATE}.gguf", ftype="f32")
+    export_gguf(build_tiny_model(tmp_path / "b"), out_dir / f"persona-{DATE}.gguf", ftype="f32")
     (out_dir / "eval.json").write_text(json.dumps({"passed": False, "reasons": ["loss went up"]}))
     with FakeOllama() as fake:
         profile.config.set_value("agent.host", fake.url)
