@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import clock, events
+from .audit_match import entry_matches
 from .audit_head import (
     GENESIS,
     HEAD_SIZE,
@@ -294,13 +295,7 @@ class AuditLog:
         for entry in self.entries(date):
             if "_broken" in entry:
                 continue
-            if category and entry.get("category") != category:
-                continue
-            if level and entry.get("level") != level:
-                continue
-            if event and event not in str(entry.get("event", "")):
-                continue
-            if actor and entry.get("actor") != actor:
+            if not entry_matches(entry, level=level, category=category, event=event, actor=actor):
                 continue
             if text and text.lower() not in json.dumps(entry, ensure_ascii=False).lower():
                 continue

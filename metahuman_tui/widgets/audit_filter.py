@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metahuman_core.audit import CATEGORIES, LEVELS
+from metahuman_core.audit_match import actor_matches, entry_matches  # noqa: F401 (actor_matches re-exported)
 
 _KEYS = {"level": "level", "lvl": "level", "category": "category", "cat": "category",
          "event": "event", "ev": "event", "actor": "actor", "by": "actor"}
@@ -70,20 +71,8 @@ class AuditFilter:
             return True
         if entry is None:
             return False
-        if self.level and entry.get("level") != self.level:
-            return False
-        if self.category and entry.get("category") != self.category:
-            return False
-        if self.event and self.event not in str(entry.get("event", "")):
-            return False
-        if self.actor and not actor_matches(self.actor, str(entry.get("actor", ""))):
-            return False
-        return True
-
-
-def actor_matches(wanted: str, actor: str) -> bool:
-    """`cli` matches exactly; `mcp*` matches every actor starting with mcp (MCP clients)."""
-    return actor.startswith(wanted[:-1]) if wanted.endswith("*") else actor == wanted
+        return entry_matches(entry, level=self.level, category=self.category, event=self.event,
+                             actor=self.actor)
 
 
 def parse_filter(text: str) -> AuditFilter:
