@@ -356,7 +356,8 @@ def test_create_run_writes_the_seed_contract(profile, fixed_clock):
     assert len(train) == res.train and len(held) == res.heldout
     cfg = json.loads((run.dir / "config.json").read_text())
     assert set(runs.SEED_KEYS) <= set(cfg) and cfg["base_model"] == "/models/tiny"
-    assert cfg["date"] == DATE and cfg["gguf_name"] == "alex" and "Alex" in cfg["system_prompt"]
+    # an untouched template persona names nothing (issue 21)
+    assert cfg["date"] == DATE and cfg["gguf_name"] == "persona" and "Alex" not in cfg["system_prompt"]
     summary = run.summary()
     assert summary["samples_used"] == res.train and summary["status"] == "created"
 

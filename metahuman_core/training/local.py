@@ -113,33 +113,15 @@ def start_local(profile, label: str | None = None, base_model: str | None = None
 
 
 def run_status(run: runs.Run) -> dict[str, Any]:
-    """run-summary.json + the latest progress line + whether the supervisor is alive."""
-    from trainer.progress import read_progress
-
+    """The `mh train status` row of one run: the core's one RunStatus (runs.run_status), told
+    whether the supervisor this process spawned is still alive (a fresh one may not hold its
+    lock yet)."""
     child = _children.get(run.label)
+    child_alive = None
     if child is not None:
         child.poll()  # reap our own child so a finished supervisor is not a zombie
-    summary = run.summary()
-    lines = read_progress(run.progress_path)
-    alive = bool(holder_pid(run.lock_path))
-    if not alive and summary.get("status") == "starting":  # spawned, lock not taken yet
-        if child is not None:
-            alive = child.returncode is None
-        else:
-            try:
-                alive = time.time() - run.summary_path.stat().st_mtime < START_GRACE_S
-            except FileNotFoundError:
-                alive = False
-    status = summary.get("status") or "unknown"
-    if status in ("starting", "running") and not alive:
-        status = "lost"  # killed without finalising (kill -9, reboot)
-    last = lines[-1] if lines else None
-    return {**summary, "run": run.label, "status": status, "alive": alive,
-            "stage": last.get("stage") if last else None, "pct": last.get("pct") if last else None,
-            "loss": next((ln.get("loss") for ln in reversed(lines) if ln.get("loss") is not None),
-                         None),
-            "message": last.get("message") if last else None, "progress_lines": len(lines),
-            "dir": str(run.dir)}
+        child_alive = child.returncode is None
+    return runs.run_status(run, child_alive=child_alive).to_dict()
 
 
 def follow(run: runs.Run, on_line: Callable[[dict], None], *, poll: float = 0.5,
