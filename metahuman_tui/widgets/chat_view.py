@@ -37,8 +37,15 @@ class CodeFence(MarkdownFence):
                 Binding("home", "side(0)", "Start", show=False),
                 Binding("end", "side(1)", "End", show=False)]
 
-    def on_resize(self) -> None:
-        self.can_focus = self.virtual_size.width > self.scrollable_content_region.width
+    @property  # type: ignore[override]
+    def can_focus(self) -> bool:
+        """Asked when focus moves, so it is right whenever the content or the size changed
+        (a flag set on resize missed content laid out after the last resize)."""
+        return self.virtual_size.width > self.scrollable_content_region.width
+
+    @can_focus.setter
+    def can_focus(self, value: bool) -> None:  # Textual may assign the class default
+        pass
 
     def action_side(self, end: int) -> None:
         self.scroll_to(x=self.max_scroll_x if end else 0, animate=False)
