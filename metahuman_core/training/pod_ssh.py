@@ -180,10 +180,11 @@ class PodShell:
         local = {remote: sha256_file(src) for src, remote in files}
         present = self.remote_sha256([remote for _, remote in files])
         todo = [(src, remote) for src, remote in files if present.get(remote) != local[remote]]
-        if todo:
-            dirs = sorted({os.path.dirname(remote) for _, remote in todo})
-            self.check("mkdir -p -- " + " ".join(shlex.quote(d) for d in dirs))
-        sftp = self.sftp() if todo else None
+        if not todo:
+            return local
+        dirs = sorted({os.path.dirname(remote) for _, remote in todo})
+        self.check("mkdir -p -- " + " ".join(shlex.quote(d) for d in dirs))
+        sftp = self.sftp()
         for src, remote in todo:
             name = src.name
             sftp.put(str(src), remote + ".part", confirm=True,
