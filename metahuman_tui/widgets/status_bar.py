@@ -59,7 +59,7 @@ class StatusInfo:
     llm_detail: str = ""          # its message and hint
     model: str = "…"
     trust: str = "…"
-    pending: int = 0
+    pending: int | None = None    # None until the first count: "… pending", never a false 0
     training: TrainingState | None = None
 
 
@@ -149,7 +149,9 @@ class StatusBar(Widget):
             text.append(" │ ")
             text.append(" YOLO ", "bold white on red")
         text.append(" │ ", "dim")
-        if info.pending:
+        if info.pending is None:
+            text.append("… pending", "dim")
+        elif info.pending:
             text.append(f"⚑ {info.pending} pending", "bold yellow")
         else:
             text.append("0 pending", "dim")
