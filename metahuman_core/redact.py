@@ -139,5 +139,3 @@ def redact(value: Any, *, _depth: int = 0, _secrets_cache: list[str] | None = No
         return value
     return scrub_string(str(value), secrets)
 
-
-_secrets = secret_values  # the earlier private name (metahuman_tui.mcp.results still calls it)

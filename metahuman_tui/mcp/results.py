@@ -23,44 +23,19 @@ class Shaped:
 
 
 def _secrets(profile: Profile) -> list[str]:
-    """Every secret value this process knows: the profile's etc/secrets/ files (the API token)
-    and the secret environment variables."""
+    """Every secret value this process knows: the profile's etc/secrets/ files (the API token),
+    the secret environment variables and registered values (the core's one list)."""
     from metahuman_core import redact
 
-    register = getattr(redact, "register_profile_secrets", None)
-    if register is not None:
-        register(profile)
-        return redact._secrets()
-    found: set[str] = set()
-    folder = profile.home.secrets_dir
-    try:
-        files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
-    except OSError:
-        files = []
-    for path in files:
-        try:
-            if path.stat().st_size <= 4096:
-                value = path.read_text("utf-8", "replace").strip()
-                if len(value) >= 6:
-                    found.add(value)
-        except OSError:
-            continue
-    found.update(redact._secrets())
-    return sorted(found, key=len, reverse=True)
+    redact.register_profile_secrets(profile)
+    return redact.secret_values()
 
 
 def scrub(value: Any, secrets: list[str]) -> Any:
-    """`value` with every secret replaced by [redacted]; everything else is kept as is."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "[redacted]")
-        return value
-    if isinstance(value, dict):
-        return {str(k): scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub(v, secrets) for v in value]
-    return value
+    """`value` with every secret replaced by [redacted] (the core's scrubber)."""
+    from metahuman_core.redact import scrub_secrets
+
+    return scrub_secrets(value, secrets)
 
 
 def _json(value: Any) -> Any:
