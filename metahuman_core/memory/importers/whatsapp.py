@@ -1,16 +1,20 @@
-"""WhatsApp "Export chat" files: `WhatsApp Chat with X.txt`, `_chat.txt`, or the zip around them.
+"""WhatsApp "Export chat" files: `WhatsApp Chat with X.txt`, `_chat.txt`, or the zip around them
+(and the localised names, e.g. `WhatsApp Chat mit X.txt`, `Chat de WhatsApp con X.txt`).
 
 Both line formats are read:
-    Android  12/03/2026, 19:04 - Name: text
+    Android  12/03/2026, 19:04 - Name: text        (also `12/03/2026 19:04`, `12/03/2026 à 19:04`)
     iOS      [12/03/2026, 19:04:11] Name: text
 with day-first or month-first dates (decided per file: a field above 12 settles it, otherwise
-the order that keeps the messages in time order; a tie with AM/PM clocks is month-first, else
-day-first), two- or four-digit years, `.`/`-`/`/` separators, 12 h or 24 h clocks (also with
-the narrow no-break space newer exports put before AM/PM). A line that does not start with a
-time stamp continues the message before it. System lines (encryption notice, joins, subject
-changes, missed calls, deleted messages) and media placeholders (`<Media omitted>`,
-`image omitted`, `<attached: …>`, `… (file attached)`) are kept as such, so they are left out
-of the person's words; a caption under an attachment is text.
+the order that keeps the messages in time order; a tie with AM/PM clocks is month-first, with
+dotted `a. m.`/`p. m.` clocks or 24 h ones day-first), two- or four-digit years, `.`/`-`/`/`
+separators, 12 h or 24 h clocks (also with the narrow no-break space newer exports put before
+AM/PM). A line that does not start with a time stamp continues the message before it. System
+lines (encryption notice, joins, subject changes, missed calls, deleted messages) and media
+placeholders (`<Media omitted>`, `image omitted`, `<attached: …>`, `… (file attached)`) are
+kept as such, so they are left out of the person's words; a caption under an attachment is
+text. WhatsApp writes these in the phone's language: whatsapp_locale.py has them in English,
+German, Spanish, French, Portuguese, Italian and Dutch, and the shape rules there catch most
+of any other language's.
 
 Message identity (for idempotent re-imports): chat name, the time stamp as written, speaker, a
 digest of the text and its occurrence among identical ones — the same in a later, longer export
@@ -26,33 +30,23 @@ from datetime import datetime
 from itertools import pairwise
 from typing import NamedTuple
 
+from . import whatsapp_locale as locale
 from .base import Message, Parsed, ParseError, Source
 
 _SP = "[ \u00a0\u202f]"
-_STAMP = (rf"(?P<date>\d{{1,4}}[./-]\d{{1,2}}[./-]\d{{1,4}})\.?,?{_SP}"
+_STAMP = (rf"(?P<date>\d{{1,4}}[./-]\d{{1,2}}[./-]\d{{1,4}})\.?(?:,|{_SP}à)?{_SP}"
           rf"(?P<time>\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?)"
           rf"(?:{_SP}?(?P<ampm>[AaPp]\.?{_SP}?[Mm]\.?))?")
 ANDROID = re.compile(rf"{_STAMP}{_SP}?[-–]{_SP}(?P<rest>.*)", re.DOTALL)
 IOS = re.compile(rf"\[{_STAMP}\]{_SP}(?P<rest>.*)", re.DOTALL)
 MARKS = "\u200e\u200f\ufeff"
 BIDI = MARKS + "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"   # around phone numbers
-_SYSTEM_HEAD = re.compile(r"[\"“”]| (changed|added|removed|left|joined|created|deleted|turned|"
-                          r"pinned|started|ended|reset|updated|blocked|unblocked|is now|"
-                          r"are now|was|were|has|have)\b", re.IGNORECASE)
-_MEDIA_LINE = re.compile(
-    r"<Media omitted>|<[^<>\n]{3,40}>|null|"      # <Medien ausgeschlossen>, <Multimédia omis>…
-    r"(?:.*\s)?(?:image|video|audio|sticker|GIF|document|Contact card|photo|video note) omitted|"
-    r"<attached: [^>]+>|.+\.\w{1,5} \(file attached\)|"
-    r"(?:location|live location): https?://\S+|live location shared", re.IGNORECASE)
-_SYSTEM_TEXT = re.compile(
-    r"(?:This message was deleted(?: by admin)?|You deleted this message|"
-    r"Missed (?:voice|video|group voice|group video) call|(?:Voice|Video) call|"
-    r"Waiting for this message\. This may take a while|Messages and calls are end-to-end "
-    r"encrypted.*)\.?", re.IGNORECASE | re.DOTALL)
-_EDITED = re.compile(r"[\s\u200e]*<This message was edited>$")
-_NAME = re.compile(r"^WhatsApp Chat (?:with|-|–) (?P<chat>.+?)(?: \(\d+\))?(?:\.txt|\.zip)?$",
-                   re.IGNORECASE)   # " (2)": a browser's name for a second download
-_CHAT_MEMBER = re.compile(r"(?:^|/)(?:_chat|WhatsApp Chat[^/]*)\.txt$", re.IGNORECASE)
+_SYSTEM_HEAD = locale.SYSTEM_HEAD
+_MEDIA_LINE = locale.MEDIA_LINE
+_SYSTEM_TEXT = locale.SYSTEM_TEXT
+_EDITED = locale.EDITED
+_NAME = locale.FILE_NAME
+_CHAT_MEMBER = locale.CHAT_MEMBER
 
 
 class Line(NamedTuple):
@@ -130,7 +124,8 @@ def date_order(lines: list[Line]) -> str:
                          "(read as day/month and as month/day)")
     candidates.sort()
     if len(candidates) == 2 and candidates[0][0] == candidates[1][0]:
-        return "mdy" if any(ln.ampm for ln in lines) else "dmy"
+        # "PM" is the US clock; "p. m." the Spanish-speaking (day-first) one
+        return "mdy" if any(ln.ampm and "." not in ln.ampm for ln in lines) else "dmy"
     return candidates[0][1]
 
 
@@ -173,7 +168,7 @@ def chat_name(file_name: str, member: str | None, lines: list[Line]) -> str | No
             return m["chat"].strip()
     for ln in lines[:3]:   # iOS: the encryption notice is "posted" by the chat itself
         speaker, kind, text = classify(ln.rest)
-        if speaker and kind == "system" and "end-to-end encrypted" in text:
+        if speaker and kind == "system" and locale.ENCRYPTED.fullmatch(text.strip()):
             return speaker
     return None
 
