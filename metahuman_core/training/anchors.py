@@ -11,14 +11,32 @@ from __future__ import annotations
 
 from typing import Any
 
+# core.json is edited by hand: every value is read through these, so a string where a list
+# belongs, or a number among words, gives a sensible value instead of a crash or letters.
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """A list as is; one item (a string, an object) as a one-item list, never a string's letters
+    or an object's keys; anything else (a number, null): empty."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, (str, dict)) else []
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
 
 def _texts(items: Any, key: str) -> list[str]:
     out = []
-    for item in items or []:
-        if isinstance(item, dict):
-            item = item.get(key)
-        if isinstance(item, str) and item.strip():
-            out.append(item.strip())
+    for item in _list(items):
+        text = _text(item.get(key) if isinstance(item, dict) else item)
+        if text:
+            out.append(text)
     return out
 
 
@@ -31,22 +49,22 @@ def anchor_pairs(profile) -> list[dict[str, Any]]:
     from .persona_template import personal_core
 
     core = personal_core(profile.persona.core())
-    ident = core.get("identity") if isinstance(core.get("identity"), dict) else {}
-    pers = core.get("personality") if isinstance(core.get("personality"), dict) else {}
-    style = pers.get("communicationStyle") if isinstance(pers.get("communicationStyle"), dict) else {}
-    values = core.get("values") if isinstance(core.get("values"), dict) else {}
-    goals = core.get("goals") if isinstance(core.get("goals"), dict) else {}
-    context = core.get("context") if isinstance(core.get("context"), dict) else {}
-    name = str(ident.get("name") or ident.get("humanName") or "").strip()
+    ident = _dict(core.get("identity"))
+    style = _dict(_dict(core.get("personality")).get("communicationStyle"))
+    values = _dict(core.get("values"))
+    goals = _dict(core.get("goals"))
+    context = _dict(core.get("context"))
+    name = _text(ident.get("name")) or _text(ident.get("humanName"))
     pairs: list[tuple[str, str]] = []
     if name:
         intro = f"I'm {name}"
-        if isinstance(ident.get("role"), str) and ident["role"].strip():
-            intro += f", {ident['role'].strip()[0].lower()}{ident['role'].strip()[1:]}"
+        role = _text(ident.get("role"))
+        if role:
+            intro += f", {role[0].lower()}{role[1:]}"
         pairs.append(("Who are you?", _sentence(intro)))
         pairs.append(("What's your name?", _sentence(name)))
     core_values = []
-    for v in (values.get("core") or []):
+    for v in _list(values.get("core")):
         if isinstance(v, dict) and v.get("value"):
             desc = str(v.get("description") or "").strip()
             core_values.append(f"{str(v['value']).strip().capitalize()}"
@@ -54,13 +72,15 @@ def anchor_pairs(profile) -> list[dict[str, Any]]:
     if core_values:
         pairs.append(("What matters most to you?", " ".join(_sentence(v) for v in core_values)))
     tone = style.get("tone")
-    bits = [" and ".join(tone) if isinstance(tone, list) else tone, style.get("formality"),
-            style.get("verbosity")]
-    bits = [b.strip() for b in bits if isinstance(b, str) and b.strip()]
+    tone_text = " and ".join(t for t in map(_text, tone) if t) if isinstance(tone, list) \
+        else _text(tone)
+    bits = [b for b in (tone_text, _text(style.get("formality")), _text(style.get("verbosity")))
+            if b]
     if bits:
         line = ", ".join(bits).capitalize()
-        if isinstance(style.get("humor"), str) and style["humor"].strip():
-            line += f". {style['humor'].strip().capitalize()} humour"
+        humor = _text(style.get("humor"))
+        if humor:
+            line += f". {humor.capitalize()} humour"
         pairs.append(("How would you describe the way you talk?", _sentence(line)))
     focus = _texts(goals.get("shortTerm"), "goal") + _texts(context.get("currentFocus"), "name")
     if focus:

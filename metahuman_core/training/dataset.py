@@ -32,7 +32,7 @@ from ..errors import CorruptFile
 from ..storage import atomic_write_json, atomic_write_text, read_json_or
 from . import anchors, pii
 from .persona_template import main_speaker
-from .runs import LABEL_RE, claim_dir, dataset_labels, validate_label
+from .runs import claim_dir, dataset_labels, label_key, validate_label
 
 OWN_WORDS = {"observation", "journal", "conversation", "chat", "inner_dialogue", "note", "idea",
              "audio", "transcript", "fragment"}
@@ -93,8 +93,21 @@ def _clean(text: Any, max_words: int) -> str:
     return text
 
 
+# Memory files may be edited or imported by hand: their fields are read through these, so a
+# value of the wrong JSON type is skipped (or a lone tag taken as one), never a crash.
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[Any]:
+    """Tags/entities: a list as is, a lone string as one name (not its letters), else none."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, str) else []
+
+
 def _consent(mem: dict[str, Any]) -> bool:
-    meta = mem.get("metadata") if isinstance(mem.get("metadata"), dict) else {}
+    meta = _dict(mem.get("metadata"))
     return meta.get("trainingConsent", mem.get("trainingConsent")) is not False
 
 
@@ -103,7 +116,7 @@ def _pick(options: list[str], key: str) -> str:
 
 
 def _topic(mem: dict[str, Any]) -> str | None:
-    for name in list(mem.get("entities") or []) + list(mem.get("tags") or []):
+    for name in _names(mem.get("entities")) + _names(mem.get("tags")):
         if isinstance(name, str) and name.strip() and name.lower() not in SYSTEM_TAGS:
             return name.strip()
     return None
@@ -139,9 +152,10 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
     prev_reply: tuple[datetime | None, str, str] | None = None  # (when, session, twin reply)
     pairs = []
     for mem in mems:
-        mtype = str(mem.get("type") or (mem.get("metadata") or {}).get("type") or "observation")
+        meta = _dict(mem.get("metadata"))
+        mtype = str(mem.get("type") or meta.get("type") or "observation")
         ts = _timestamp(mem)
-        session = str((mem.get("metadata") or {}).get("sessionId") or mem.get("sessionId") or "")
+        session = str(meta.get("sessionId") or mem.get("sessionId") or "")
         last, prev_reply = prev_reply, None
         if not _consent(mem):  # neither its words nor the twin's reply in it are used
             skipped["no consent"] += 1
@@ -161,10 +175,8 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
             continue
         key = str(mem.get("id") or output[:80])
         instruction = _prompt(mem, "conversation" if mtype == "chat" else mtype, key)
-        meta = mem.get("metadata") if isinstance(mem.get("metadata"), dict) else {}
-        reply_to = meta.get("replyTo") if isinstance(meta.get("replyTo"), dict) else {}
-        asked = _clean(reply_to.get("text"), opts.maxOutputWords) \
-            if isinstance(reply_to.get("text"), str) else ""
+        reply_text = _dict(meta.get("replyTo")).get("text")
+        asked = _clean(reply_text, opts.maxOutputWords) if isinstance(reply_text, str) else ""
         if mtype in ("conversation", "chat") and asked:
             instruction = asked  # the other person's message this reply answered
         elif mtype in ("conversation", "chat") and last and last[2]:
@@ -178,8 +190,9 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
                      "timestamp": mem.get("timestamp")}
         if asked:
             pair_meta["prompt"] = "replyTo"
-        if isinstance(meta.get("speaker"), str) and meta["speaker"].strip():
-            pair_meta["speaker"] = meta["speaker"].strip()
+        speaker = meta.get("speaker")
+        if isinstance(speaker, str) and speaker.strip():
+            pair_meta["speaker"] = speaker.strip()
         pairs.append({"instruction": instruction, "input": "", "output": output,
                       "meta": pair_meta})
     return pairs, skipped
@@ -298,9 +311,9 @@ def previous_dataset(profile, date: str, *, across_dates: bool = False) -> str |
     re-scored or re-trained night after night."""
     from .gates import dataset_state
 
-    day = LABEL_RE.match(date).group(1)
+    day = label_key(validate_label(date))[0]
     for label in reversed(dataset_labels(profile)):
-        if not across_dates and LABEL_RE.match(label).group(1) != day:
+        if not across_dates and label_key(label)[0] != day:
             continue
         if across_dates or not dataset_state(profile, label)["rejected"]:
             return label

@@ -70,6 +70,9 @@ def default_trainer_dir() -> Path:
 
 
 class RemoteRun:
+    run: runs.Run          # execute() makes the client and opens the run folder before any
+    client: RunPodClient   # step, log line or save uses them
+
     def __init__(self, profile, options: RemoteOptions):
         self.profile = profile
         self.opts = options
@@ -78,17 +81,20 @@ class RemoteRun:
         self.max_usd = options.max_usd if options.max_usd is not None else self.cfg.maxUsd
         if self.max_hours <= 0 or self.max_usd <= 0:
             raise ValidationFailed("--max-hours and --max-usd must be greater than 0")
-        self.run: runs.Run | None = None
         self._finalized = False
         self.summary: dict[str, Any] = {}
-        self.client: RunPodClient | None = None
-        self.shell: PodShell | None = None
+        self.shell: PodShell | None = None  # opened by _connect, before any step that uses `ssh`
         self.signals = SignalGuard()
 
     # ---------------------------------------------------------------- plumbing
+    @property
+    def ssh(self) -> PodShell:
+        if self.shell is None:
+            raise RemoteTrainingFailed("not connected to the pod", hint="re-run to resume")
+        return self.shell
+
     def _say(self, message: str) -> None:
-        if self.run:
-            state.log(self.run, message)
+        state.log(self.run, message)
         if self.opts.on_event:
             self.opts.on_event(scrub_string(message))
 
@@ -199,14 +205,17 @@ class RemoteRun:
         gpus = [self.opts.gpu] if self.opts.gpu else list(self.cfg.gpuTypes)
         self._save(phase="creating_pod", pod_requested=name)
         with self.signals.critical():  # the pod id reaches the summary before any signal acts
-            pod = self.client.deploy(spec, gpus, on_attempt=lambda g, why: why and self._say(
-                f"{g}: {why}; trying the next GPU type"))
+            pod = self.client.deploy(spec, gpus, on_attempt=self._gpu_refused)
             state.pod_started(self.summary, pod, clock.now())
             self._done("pod_created", pod_requested=None, phase="starting_pod")
         self._say(f"pod {pod.id} created ({pod.gpu_type}, ${pod.cost_per_hr}/h)")
         self.profile.audit.append(events.POD_CREATED, actor=self.opts.actor, category="action",
                                   details={"pod_id": pod.id, "gpu_type": pod.gpu_type,
                                            "cost_per_hr": pod.cost_per_hr, "run": self.run.label})
+
+    def _gpu_refused(self, gpu: str, why: str | None) -> None:
+        if why:
+            self._say(f"{gpu}: {why}; trying the next GPU type")
 
     def _wait_and_connect(self) -> None:
         pod_id = self.summary["pod_id"]
@@ -216,9 +225,9 @@ class RemoteRun:
             state.set_cost(self.summary, float(pod["costPerHr"]))
         self._done("pod_ready", pod_ip=endpoint.ip, ssh_port=endpoint.port, phase="connecting")
         self._connect(deadline=time.monotonic() + self.opts.start_timeout_s)
-        fp = self.shell.fingerprint
+        fp = self.ssh.fingerprint
         if self.summary.get("host_key_fingerprint") != fp:
-            self.shell.write_known_hosts(self.run.dir / "known_hosts")
+            self.ssh.write_known_hosts(self.run.dir / "known_hosts")
             self.profile.audit.append(events.POD_HOST_KEY_PINNED, actor=self.opts.actor,
                                       category="security", details={"pod_id": pod_id, "fingerprint": fp,
                                                                     "host": endpoint.ip, "port": endpoint.port})
@@ -232,7 +241,7 @@ class RemoteRun:
                                   self.key_path, pinned=self.summary.get("host_key_fingerprint"))
         while True:
             try:
-                self.shell.connect()
+                self.ssh.connect()
                 return
             except SSH_ERRORS as exc:
                 if time.monotonic() >= deadline:
@@ -255,7 +264,7 @@ class RemoteRun:
             if time.monotonic() - last[0] > 2 or done == total:
                 last[0] = time.monotonic()
                 self._say(f"upload {name}: {done}/{total} bytes")
-        sums = self._retrying("upload", lambda: self.shell.upload(files, progress))
+        sums = self._retrying("upload", lambda: self.ssh.upload(files, progress))
         self._done("uploaded", upload_verification={r: sums[r] for _, r in files})
 
     def _train(self) -> None:
@@ -263,7 +272,7 @@ class RemoteRun:
         self._save(phase="training")
         if not self._has("training_started"):
             hf_home = self.cfg.workdir.rstrip("/") + "/.cache/huggingface"
-            pid = self.shell.check(start_command(rdir, self.cfg.python, hf_home)).decode().strip()
+            pid = self.ssh.check(start_command(rdir, self.cfg.python, hf_home)).decode().strip()
             self._done("training_started", remote_pid=pid, training_started_at=clock.iso())
             self._say(f"training started on the pod (pid {pid})")
         code = self._poll(rdir)
@@ -279,14 +288,14 @@ class RemoteRun:
         while True:
             self._check_caps()
             try:
-                if not self.shell.connected:
+                if not self.ssh.connected:
                     self._reconnect()
                 path = self.run.progress_path
                 off = path.stat().st_size if path.exists() else 0
-                _, out, _ = self.shell.run(status_command(rdir, off), timeout=60)
+                _, out, _ = self.ssh.run(status_command(rdir, off), timeout=60)
             except SSH_ERRORS as exc:
                 self._say(f"connection to the pod dropped ({exc!r}); reconnecting")
-                self.shell.close()
+                self.ssh.close()
                 time.sleep(min(self.cfg.pollSeconds, 1.0))
                 continue
             head, _, chunk = out.partition(b"\n")
@@ -303,7 +312,7 @@ class RemoteRun:
         """Run a transfer; after a dropped connection reconnect and go on (verified files are kept)."""
         for attempt in range(1, attempts + 1):
             try:
-                if not self.shell.connected:
+                if not self.ssh.connected:
                     self._reconnect()
                 return fn()
             except SSH_ERRORS as exc:
@@ -311,7 +320,7 @@ class RemoteRun:
                     raise RemoteTrainingFailed(f"{what} failed after {attempts} connection drops: {exc!r}",
                                                hint="re-run to resume") from None
                 self._say(f"connection dropped during {what} ({exc!r}); reconnecting")
-                self.shell.close()
+                self.ssh.close()
                 self._check_caps()
 
     def _reconnect(self) -> None:
@@ -321,7 +330,7 @@ class RemoteRun:
 
     def _log_tail(self, rdir: str) -> str:
         try:
-            self.shell.download([(f"{rdir}/train.log", self.run.log_path)])
+            self.ssh.download([(f"{rdir}/train.log", self.run.log_path)])
             text = self.run.log_path.read_text(encoding="utf-8", errors="replace")
         except (MHError, *SSH_ERRORS):
             return "(no log)"
@@ -331,9 +340,13 @@ class RemoteRun:
         self._save(phase="downloading")
         rdir = state.remote_dir(self.run, self.cfg.workdir)
 
+        def progress(name: str, done: int, total: int) -> None:
+            if done == total:
+                self._say(f"downloaded {name} ({total} bytes)")
+
         def fetch() -> dict[str, str]:
-            plan = state.download_plan(self.run, self.shell.list_files(f"{rdir}/output"), rdir)
-            return self.shell.download(plan, lambda n, d, t: d == t and self._say(f"downloaded {n} ({t} bytes)"))
+            plan = state.download_plan(self.run, self.ssh.list_files(f"{rdir}/output"), rdir)
+            return self.ssh.download(plan, progress)
         done = self._retrying("download", fetch)
         self._done("downloaded", download_verification=state.verification(self.run, done))
 
@@ -367,9 +380,8 @@ class RemoteRun:
                 self._say(f"{outcome or 'interrupted'}: terminating pod {self.summary['pod_id']} "
                           "(further Ctrl-C is ignored until it is gone)")
             try:
-                if self.client is not None:
-                    state.find_requested_pod(self.client, self.summary)
-                    self._terminate()
+                state.find_requested_pod(self.client, self.summary)
+                self._terminate()
             except BaseException as exc:  # noqa: BLE001
                 terminate_error = exc
         state.finish(self.summary, outcome, terminate_error, clock.now())
