@@ -87,3 +87,17 @@ def test_a_single_value_written_as_an_object_is_one_value(profile):
     with profile.persona.editing("core") as core:
         core["values"]["core"] = {"value": "patience", "description": "Let the glue set."}
     assert qa(profile)["What matters most to you?"] == "Patience: let the glue set."
+
+
+def test_an_unchanged_rebuild_counts_the_pairs_not_a_hand_edited_metadata_file(profile,
+                                                                                fixed_clock):
+    """metadata.json is a report a person may edit; the pairs file is the truth, byte-equal."""
+    MemoryStore(profile).capture(TEXT)
+    first = dataset.build_dataset(profile, "2025-10-19")
+    meta_path = profile.home.adapters / first.label / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta.update(pairCount="lots", trainCount=None, heldOutCount=[1])
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    again = dataset.build_dataset(profile, "2025-10-19")
+    assert again.unchanged and again.label == first.label
+    assert (again.pairs, again.train, again.heldout) == (first.pairs, first.train, first.heldout)

@@ -320,16 +320,18 @@ def previous_dataset(profile, date: str, *, across_dates: bool = False) -> str |
     return None
 
 
-def _unchanged(profile, label: str) -> BuildResult:
+def _unchanged(profile, label: str, pairs: list[dict]) -> BuildResult:
+    """The existing dataset, byte-equal to `pairs`: the counts come from the pairs, never from
+    metadata.json (a report a person may have edited by hand)."""
     path = profile.home.adapters / label
     try:
         meta = read_json_or(path / "metadata.json", {})
     except CorruptFile:  # the pairs are what matter; `mh adapter list` reports the torn file
         meta = {}
     meta = meta if isinstance(meta, dict) else {}
-    return BuildResult(label, str(path / f"{label}.jsonl"), int(meta.get("pairCount") or 0),
-                       int(meta.get("trainCount") or 0), int(meta.get("heldOutCount") or 0),
-                       meta, unchanged=True)
+    split = Counter(p["meta"]["split"] for p in pairs)
+    return BuildResult(label, str(path / f"{label}.jsonl"), len(pairs), split["train"],
+                       split["heldout"], meta, unchanged=True)
 
 
 def build_dataset(profile, date: str | None = None, *, remote: bool | None = None,
@@ -351,7 +353,7 @@ def build_dataset(profile, date: str | None = None, *, remote: bool | None = Non
     if not force:
         prev = previous_dataset(profile, date, across_dates=across_dates)
         if prev and _same_bytes(profile.home.adapters / prev / f"{prev}.jsonl", text):
-            return _unchanged(profile, prev)
+            return _unchanged(profile, prev, pairs)
     meta = metadata(pairs, stats)
     label, path = claim_dir(profile.home.adapters, date)
     meta["label"] = label
