@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DEFAULT_TTL = timedelta(hours=24)
 STATUSES = ("pending", "approved", "rejected", "expired", "executed", "failed")
 FINAL = ("rejected", "expired", "executed", "failed")
+STATUS_FIELDS = ("id", "skill", "status", "created_at", "decided_at", "decided_by", "reason",
+                 "result", "error", "expires_at")
 
 
 class ApprovalNotPending(MHError):
@@ -142,6 +144,35 @@ class ApprovalQueue:
     # ------------------------------------------------------------------ read
     def get(self, approval_id: str) -> dict:
         return self._read(approval_id)
+
+    def status_for(self, approval_id: str, requested_by: str) -> dict:
+        """The compact view (STATUS_FIELDS) of an item, for the actor that requested it only:
+        anyone else gets the very NotFound an unknown id gets. Expiry is applied on read;
+        secret values in the view are replaced by [redacted]."""
+        from .redact import register_profile_secrets, scrub_secrets, secret_values
+
+        try:
+            validate_approval_id(approval_id)
+        except ValidationFailed as exc:
+            raise ValidationFailed(f"invalid approval_id: {approval_id!r}", hint=exc.hint) from None
+        try:
+            item = self._read(approval_id)
+        except NotFound:
+            item = {}
+        except CorruptFile:  # no path and no content: the person sees it in the listing
+            raise MHError(f"approval {approval_id} cannot be read (its file is corrupt)",
+                          hint="ask the person to check: mh approvals list") from None
+        if not requested_by or item.get("requested_by") != requested_by:
+            raise NotFound(f"no approval {approval_id} requested by {requested_by}",
+                           hint="only the client that made a request can see it; the id is in "
+                                "the result of the call that was queued")
+        if item.get("status") == "pending" and self._due(item):
+            with self._lock(approval_id):
+                item = self._read(approval_id)
+                if item.get("status") == "pending" and self._due(item):
+                    item = self._expire_locked(item)
+        register_profile_secrets(self.profile)
+        return scrub_secrets({k: item.get(k) for k in STATUS_FIELDS}, secret_values())
 
     def list(self, status: str | None = None) -> list[dict]:
         """Items oldest first (expiring due ones first); a corrupt file is listed, not fatal."""

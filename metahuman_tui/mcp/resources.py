@@ -4,9 +4,11 @@
     tasks://today       open tasks in progress, due today or overdue, and P0s
     memory://recent     the newest memories
     memory://{id}       one memory
+    approval://{approval_id}  one of this client's approval requests (ApprovalQueue.status_for)
 
 A resource follows the tool it mirrors: with memory_search off for a client (etc/mcp.json), the
-memory resources are gone too; with task_list off, tasks://today is. Every read is audited.
+memory resources are gone too; with task_list off, tasks://today is. approval:// is always
+offered: it only ever shows the reading client's own requests. Every read is audited.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from metahuman_core import clock
 from metahuman_core.errors import NotFound
 
 from .results import _secrets, scrub
-from .session import McpSession
+from .session import APPROVAL_PREFIX, McpSession
 
 RECENT = 20
 PREVIEW = 500
@@ -38,6 +40,9 @@ RESOURCES: tuple[tuple[str, str, str, str | None], ...] = (
 TEMPLATES: tuple[tuple[str, str, str, str | None], ...] = (
     ("memory://{id}", "Memory by id", "One memory, whole (id like evt-20251019-160000-…).",
      "memory_search"),
+    (APPROVAL_PREFIX + "{approval_id}", "Approval status",
+     "One of this client's queued calls: pending, executed (with the result), rejected (with "
+     "the reason), expired or failed. Same as the approval_status tool.", None),
 )
 MEMORY_PREFIX = "memory://"
 
@@ -80,6 +85,8 @@ def _read(session: McpSession, uri: str) -> str:
         data = recent(profile)
     elif uri.startswith(MEMORY_PREFIX) and _visible(session, "memory_search"):
         data = memory(profile, uri[len(MEMORY_PREFIX):])
+    elif uri.startswith(APPROVAL_PREFIX):
+        data = session.approval(uri[len(APPROVAL_PREFIX):])
     else:
         raise ResourceNotFound(f"no resource {uri!r} for this client",
                                hint="see resources/list (etc/mcp.json allowedTools decides "

@@ -14,6 +14,8 @@ from typing import Any
 
 from metahuman_core.profile import Profile
 
+STATUS_TOOL = "approval_status"  # the MCP face's own tool (session.py); not a skill
+
 
 @dataclass
 class Shaped:
@@ -94,10 +96,57 @@ def _queued(profile: Profile, outcome: Any) -> Shaped:
             f"Ask the person to approve it in MetaHuman: the TUI's Approvals pane, or run\n"
             f"  {approve}\n"
             f"(or refuse it with: {reject})."
-            + (f" The request expires at {expires}." if expires else ""))
+            + (f" The request expires at {expires}." if expires else "")
+            + f"\nOnce the person has decided, call {STATUS_TOOL} with approval_id "
+              f"\"{approval_id}\" to learn the outcome (the result, or why not). Do not call it "
+              "in a loop, and do not call the tool again: that queues a second request.")
     return Shaped(text, {"status": "queued", "skill": outcome.skill, "approval_id": approval_id,
                          "reason": outcome.reason, "trust": outcome.trust, "expires_at": expires,
-                         "approve_with": approve, "reject_with": reject})
+                         "approve_with": approve, "reject_with": reject,
+                         "status_with": {"tool": STATUS_TOOL,
+                                         "arguments": {"approval_id": approval_id}}})
+
+
+def approval_view(view: dict[str, Any]) -> Shaped:
+    """An approval's compact view (ApprovalQueue.status_for, already scrubbed) as a result."""
+    aid, skill, status = view.get("id"), view.get("skill"), view.get("status")
+    by = f" by {view['decided_by']}" if view.get("decided_by") else ""
+    when = f" at {view['decided_at']}" if view.get("decided_at") else ""
+    why = f": {view['reason']}" if view.get("reason") else ""
+    if status == "pending":
+        text = (f"{aid} ({skill}) is still waiting for the person's approval; it expires at "
+                f"{view.get('expires_at')}. Nothing has been done yet. Remind the person if "
+                "needed; do not check again in a loop.")
+    elif status == "executed":
+        result = json.dumps(view.get("result"), indent=2, ensure_ascii=False, default=str)
+        text = f"{aid} ({skill}) was approved{by}{when} and executed. Result:\n{result}"
+    elif status == "rejected":
+        text = f"{aid} ({skill}) was rejected{by}{when}{why}. Nothing was done."
+    elif status == "expired":
+        text = (f"{aid} ({skill}) expired without a decision ({view.get('expires_at')}). "
+                "Nothing was done; call the tool again if the person still wants it.")
+    elif status == "failed":
+        error = view.get("error") or view.get("reason")
+        text = f"{aid} ({skill}) was approved{by}{when} but failed: {error}"
+    else:  # "approved": the run was interrupted and will not be repeated
+        text = (f"{aid} ({skill}) was approved{by}{when} but did not finish (interrupted); it "
+                "will not run again. Ask the person to check the result.")
+    return Shaped(text, dict(view))
+
+
+def approval_error(approval_id: Any, exc: Any) -> Shaped:
+    """A bad or unknown approval id as an error result (ValidationFailed / NotFound / MHError)."""
+    from metahuman_core.errors import NotFound, ValidationFailed
+
+    kind = ("bad_args" if isinstance(exc, ValidationFailed)
+            else "not_found" if isinstance(exc, NotFound) else "failed")
+    label = {"bad_args": "Invalid arguments", "not_found": "Not found"}.get(kind, "Failed")
+    text = f"{label}: {STATUS_TOOL}: {exc.message}"
+    if exc.hint:
+        text += f"\nHint: {exc.hint}"
+    return Shaped(text, {"status": "error", "error_type": kind, "skill": STATUS_TOOL,
+                         "approval_id": approval_id if isinstance(approval_id, str) else None,
+                         "error": exc.message, "hint": exc.hint}, is_error=True)
 
 
 def refused_by_config(name: str, reason: str) -> Shaped:

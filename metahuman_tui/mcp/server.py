@@ -25,7 +25,9 @@ INSTRUCTIONS = (
     "MetaHuman OS is the person's local digital twin: their memories, tasks and files. Every "
     "tool call goes through the twin's own gate at the person's trust level. Some calls are not "
     "run at once but wait for the person's approval: the result then says so and gives an "
-    "approval id and how to approve; tell the person, do not retry. A denied call says why. "
+    "approval id and how to approve; tell the person, do not retry. Once the person has "
+    "decided, the approval_status tool (or approval://{approval_id}) says what became of it: "
+    "the result, or why not; do not poll it in a loop. A denied call says why. "
     "Resources: persona://summary, tasks://today, memory://recent, memory://{id}.")
 RESOURCE_NOT_FOUND = -32002  # the MCP spec's code for an unknown resource
 

@@ -22,9 +22,26 @@ from metahuman_core import events
 from metahuman_core.identity import trust_rank
 from metahuman_core.profile import Profile
 
-from .results import Shaped, refused_by_config, shape
+from .results import STATUS_TOOL, Shaped, approval_error, approval_view, refused_by_config, shape
 
 ACTOR_PREFIX = "mcp"
+APPROVAL_PREFIX = "approval://"
+STATUS_SPEC: dict[str, Any] = {
+    "name": STATUS_TOOL,
+    "description": (
+        "What became of one of your own calls that returned \"queued\" (waiting for the "
+        "person's approval): pending, executed (with the skill's result), rejected (with the "
+        "person's reason), expired or failed. Use it after the person says they decided, or "
+        "once when you pick the task up again; do not poll it in a tight loop. Only shows "
+        "requests this client made."),
+    "input_schema": {
+        "type": "object", "additionalProperties": False, "required": ["approval_id"],
+        "properties": {"approval_id": {
+            "type": "string", "description": "the approval_id from the queued call's result, "
+                                             "like apr-20251019-160500-1a2b3c4d"}}},
+    "annotations": {"title": "approval status", "read_only_hint": True,
+                    "destructive_hint": False, "open_world_hint": False},
+}
 _SLUG_RE = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -141,7 +158,8 @@ class McpSession:
 
     # ------------------------------------------------------------------ tools
     def tool_specs(self) -> list[dict[str, Any]]:
-        """name, description, inputSchema (the pydantic model's JSON schema), annotations."""
+        """name, description, inputSchema (the pydantic model's JSON schema), annotations; then
+        approval_status, whatever allowedTools says (it only shows this client's requests)."""
         from metahuman_core.skills import get_skill
 
         specs = []
@@ -149,13 +167,15 @@ class McpSession:
             skill = get_skill(sid)
             specs.append({"name": skill.id, "description": skill.description,
                           "input_schema": skill.json_schema(), "annotations": _hints(skill)})
-        return specs
+        return [*specs, STATUS_SPEC]
 
     def call(self, name: str, arguments: dict[str, Any] | None) -> Shaped:
         """One tools/call through the gate (blocking: the server runs it in a worker thread)."""
         from metahuman_core.skills import execute, list_skills
 
         self.counts["calls"] += 1
+        if name == STATUS_TOOL:
+            return self.approval_status(arguments)
         if name in {s.id for s in list_skills()} and name not in self.rules.allowed:
             self.counts["denied"] += 1
             reason = f"{name} is not enabled for this client (etc/mcp.json allowedTools)"
@@ -172,10 +192,47 @@ class McpSession:
     def origin(self) -> dict[str, Any]:
         return {"via": "mcp", "client": self.client, "transport": self.transport}
 
+    # ------------------------------------------------------------------ approvals
+    def approval(self, approval_id: Any) -> dict[str, Any]:
+        """The compact view of one of this client's approvals (the core decides who sees what:
+        NotFound for anyone else's; ValidationFailed naming approval_id for a bad id)."""
+        from metahuman_core.approvals import ApprovalQueue
+        from metahuman_core.errors import ValidationFailed
+
+        if not isinstance(approval_id, str):
+            raise ValidationFailed(
+                "argument 'approval_id' is required (a string)" if approval_id is None else
+                f"invalid approval_id: {approval_id!r} is not a string",
+                hint="pass the approval_id from the queued call's result")
+        return ApprovalQueue(self.base).status_for(approval_id, self.actor)
+
+    def approval_status(self, arguments: dict[str, Any] | None) -> Shaped:
+        """The approval_status tool: one audited read of approval://<id>."""
+        from metahuman_core.errors import MHError, ValidationFailed
+
+        args = arguments or {}
+        approval_id = args.get("approval_id")
+        uri = f"{APPROVAL_PREFIX}{'' if approval_id is None else approval_id}"
+        try:
+            extra = sorted(set(args) - {"approval_id"})
+            if extra:
+                raise ValidationFailed(f"unknown argument {extra[0]!r}; the only argument is "
+                                       "'approval_id'")
+            view = self.approval(approval_id)
+        except MHError as exc:
+            self.counts["error"] += 1
+            self.note_read(uri, False, exc.message, via="tool")
+            return approval_error(approval_id, exc)
+        self.counts["ok"] += 1
+        self.note_read(uri, True, via="tool")
+        return approval_view(view)
+
     # ------------------------------------------------------------------ resources
-    def note_read(self, uri: str, ok: bool, error: str | None = None) -> None:
+    def note_read(self, uri: str, ok: bool, error: str | None = None, *,
+                  via: str = "resource") -> None:
         self.counts["reads"] += 1
-        details: dict[str, Any] = {"uri": uri, "ok": ok, "trust": self.profile.trust()}
+        details: dict[str, Any] = {"uri": uri, "ok": ok, "trust": self.profile.trust(),
+                                   "via": via}
         if error:
             details["error"] = error
         self._audit(events.MCP_RESOURCE_READ, details, category="action", level="info" if ok else "warn")
