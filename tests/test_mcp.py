@@ -86,7 +86,7 @@ def test_initialize_and_list_tools_with_valid_schemas(home):
     init, tools, resources, templates = drive(home, body)
     assert init.server_info.name == "metahuman"
     by_name = {t.name: t for t in tools}
-    assert set(by_name) == {s.id for s in list_skills()}
+    assert set(by_name) == {s.id for s in list_skills()} | {"approval_status"}
     for skill in list_skills():
         tool = by_name[skill.id]
         assert tool.description == skill.description
@@ -272,7 +272,7 @@ def test_allowed_tools_and_trust_caps_from_etc_mcp_json(home):
         return tools, refused, write
 
     tools, refused, write = drive(home, body)  # test-client: bounded_auto, fs_write runs
-    assert tools == {"memory_search", "fs_write", "task_create"}
+    assert tools == {"memory_search", "fs_write", "task_create", "approval_status"}
     assert refused.is_error and "not enabled" in text_of(refused)
     assert not write.is_error and (home / "out" / "a.txt").exists()
 
@@ -282,7 +282,7 @@ def test_allowed_tools_and_trust_caps_from_etc_mcp_json(home):
     assert queued["actor"] == "mcp:cursor" and queued["details"]["trust"] == "supervised_auto"
 
     tools, _, _ = drive(home, body, client="spy")
-    assert tools == {"memory_search"}
+    assert tools == {"memory_search", "approval_status"}
     refusals = [e for e in audit_lines(home) if e["event"] == "skill_denied"
                 and e["details"].get("denied_by") == "mcp_config"]
     assert refusals and refusals[0]["details"]["skill"] == "fs_delete"
