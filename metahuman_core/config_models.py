@@ -219,10 +219,14 @@ def _check_trust_cap(value: str | None) -> str | None:
     return value
 
 
+# tools `mh mcp` offers itself, whatever allowedTools says; naming them there is accepted
+MCP_SERVER_TOOLS = ("approval_status",)
+
+
 def _check_tools(value: list[str] | None) -> list[str] | None:
     from .skills.registry import list_skills  # lazy: only when an mcp.json is validated
 
-    known = [s.id for s in list_skills()]
+    known = [s.id for s in list_skills()] + list(MCP_SERVER_TOOLS)
     bad = [t for t in value or [] if t != "*" and t not in known]
     if bad:
         raise ValueError(f"unknown skill {bad[0]!r}; use \"*\" (every skill) or: {', '.join(known)}")

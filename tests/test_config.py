@@ -304,3 +304,15 @@ def test_property_insert_member_keeps_everything_else(data, indent, rnd, draw):
     out = jsonc.rewrite(text, expected)
     assert jsonc.same(jsonc.loads(out), expected)
     assert all(c in out for c in comments)
+
+
+def test_allowed_tools_may_name_the_servers_own_approval_status_tool(mh, home):
+    """`mh mcp` always offers approval_status; a person who lists it beside skills is not wrong,
+    so the check accepts it (it stays offered whether listed or not)."""
+    r = mh("config", "set", "mcp.clients.zed.allowedTools", '["memory_search", "approval_status"]')
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(mh("config", "show", "mcp", "--json").stdout)["clients"]
+    assert shown["zed"]["allowedTools"] == ["memory_search", "approval_status"]
+    r = mh("config", "set", "mcp.allowedTools", '["approval_stats"]')
+    assert r.returncode == 2 and "unknown skill 'approval_stats'" in r.stderr
+    assert "approval_status" in r.stderr  # the valid names include it

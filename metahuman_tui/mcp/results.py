@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from metahuman_core.config_models import MCP_SERVER_TOOLS
 from metahuman_core.profile import Profile
 
-STATUS_TOOL = "approval_status"  # the MCP face's own tool (session.py); not a skill
+STATUS_TOOL = MCP_SERVER_TOOLS[0]  # the MCP face's own tool (session.py); not a skill
 
 
 @dataclass
