@@ -52,7 +52,7 @@ def validate(kind: str, value: str, pattern: re.Pattern) -> str:
 _EXAMPLES = {
     "memory": "evt-20251019-160000-met-with-sarah",
     "task": "task-20251019-160500",
-    "approval": "apr-20251019-160500-1a2b3c",
+    "approval": "apr-20251019-160500-1a2b3c4d",
     "date": "2025-10-24",
 }
 
