@@ -11,6 +11,10 @@ with a run record in logs/operator/<run-id>.json; `mh op --resume RUN` (or re-ru
 goal) continues from the decision. A rejection's reason becomes the planner's observation.
 Every start, step, pause and finish is audited.
 
+maxSeconds bounds the whole run: an approval wait ends with it ("time_budget", naming the approval,
+which stays queued for the person) or within POLL s of a cancel; skills get the time left as a
+deadline (skills/deadline.py: network and subprocess waits are cut to it, writes never are).
+
 Real models are slow and imperfect (issue 18): every model call is bounded (llm/bounded.py) by
 the run's time budget, `callTimeoutSeconds` and the cancel event (Esc, Ctrl-C, SIGTERM), and
 reports "thinking" progress; `maxTokensPerStep` caps each reply; the JSON protocol is constrained
@@ -42,6 +46,7 @@ from .redact import register_profile_secrets, scrub_secrets
 from .storage import atomic_write_json, exclusive_create_json
 
 SCHEMA_BACKENDS = ("llamacpp", "ollama")  # take a JSON schema that constrains the reply
+POLL = 0.1  # seconds between looks at a pending approval (and at most to notice a cancel)
 
 __all__ = ["Operator", "OperatorEvent", "OperatorResult", "find_paused", "load_run",
            "resume_operator", "run_operator", "runs_dir", "validate_run_id"]
@@ -130,11 +135,7 @@ class Operator:
     def _loop(self) -> OperatorResult:
         skills, known = self._skills()
         ticker = clock.get_clock()  # injectable: tests move time instead of sleeping
-        started, real_start = ticker.monotonic(), time.monotonic()
-
-        def elapsed() -> float:
-            return max(ticker.monotonic() - started, time.monotonic() - real_start)
-
+        self._t0 = (ticker, ticker.monotonic(), time.monotonic())
         self.rec["status"] = "running"
         while True:
             if self.rec.get("pending"):
@@ -147,10 +148,10 @@ class Operator:
                 return self._finish("interrupted", error="stopped on request")
             if len(self.rec["steps"]) >= self.max_steps:
                 return self._finish("step_budget", error=f"used all {self.max_steps} steps")
-            if elapsed() >= self.max_seconds:
+            if self._time_left() <= 0:
                 return self._finish("time_budget", error=f"over {self.max_seconds:g} s")
             try:
-                reply = self._ask(skills, time.monotonic() + self.max_seconds - elapsed())
+                reply = self._ask(skills, time.monotonic() + self._time_left())
             except Interrupted as exc:
                 if exc.reason == "cancelled":
                     return self._finish("interrupted", error="stopped on request")
@@ -194,6 +195,12 @@ class Operator:
                     return self._pause()
                 if self.rec["status"] in FINISHED:
                     return self._finish()
+
+    def _time_left(self) -> float:
+        """What is left of maxSeconds, by the injectable clock or real time, whichever ran more."""
+        ticker, started, real_start = self._t0
+        elapsed = max(ticker.monotonic() - started, time.monotonic() - real_start)
+        return self.max_seconds - elapsed
 
     def _skills(self) -> tuple[list, set[str]]:
         from .policy import decide
@@ -262,10 +269,13 @@ class Operator:
             return True
         self.rec["seen"][sig] = {"count": 1, "step": n}
         from .skills import execute
+        from .skills.deadline import Deadline
 
         t0 = time.perf_counter()
+        deadline = Deadline.after(self._time_left(), f"the operator's time budget ({self.max_seconds:g} s)",
+                                  hint="for more time: mh config set operator.maxSeconds SECONDS")
         outcome = execute(self.profile, name, args, actor="operator", yolo=self.yolo,
-                          origin=self._origin(name, args))
+                          origin=self._origin(name, args), deadline=deadline)
         step.update(status=outcome.status, decision=outcome.decision,
                     approval_id=outcome.approval_id,
                     duration_ms=round((time.perf_counter() - t0) * 1000, 1))
@@ -287,23 +297,31 @@ class Operator:
         return True
 
     def _settle_pending(self) -> bool:
-        """Wait for the pending approval (up to approval_wait); True once it is decided."""
+        """Wait for the pending approval: up to approval_wait, never past maxSeconds, POLL s after a
+        cancel at most. True: decided, or the run is over its time budget (the item stays queued)."""
         from .approvals import FINAL, ApprovalQueue
 
         pending = self.rec["pending"]
-        queue = ApprovalQueue(self.profile)
-        deadline = time.monotonic() + max(0.0, self.approval_wait)
+        aid, queue = pending["approval_id"], ApprovalQueue(self.profile)
+        wait_end = time.monotonic() + max(0.0, self.approval_wait)
         while True:
             try:
-                item = queue.wait(pending["approval_id"],
-                                  timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+                item = queue.wait(aid, timeout=0)  # one look (an item past its expiry expires)
             except NotFound:
-                item = {"id": pending["approval_id"], "skill": pending["step"]["skill"],
-                        "status": "expired"}
+                item = {"id": aid, "skill": pending["step"]["skill"], "status": "expired"}
             if item.get("status") in FINAL:
                 break
-            if self.cancel.is_set() or time.monotonic() >= deadline:
+            wait_left, budget_left = wait_end - time.monotonic(), self._time_left()
+            if self.cancel.is_set() or wait_left <= 0:
                 return False
+            if budget_left <= 0:
+                state = ("approved and still running" if item.get("status") == "approved" else
+                         f"still pending (mh approvals approve {aid} runs it)")
+                self.rec.update(status="time_budget", error=f"over {self.max_seconds:g} s while waiting "
+                                f"for approval {aid} ({pending['step']['skill']}); it is {state}, "
+                                "this run has ended")
+                return True
+            self.cancel.wait(min(POLL, wait_left, budget_left))
         step = dict(pending["step"])
         step["status"] = {"executed": "ok", "failed": "error"}.get(item["status"], item["status"])
         self._emit("approval_decided", {"approval_id": item["id"], "status": item["status"],
@@ -312,7 +330,7 @@ class Operator:
         self._record(step, ToolCall.from_dict(pending["call"]), approval_observation(item))
         rest = [ToolCall.from_dict(c) for c in pending.get("rest") or []]
         _, known = self._skills()
-        while rest:
+        while rest and self.rec["status"] not in FINISHED:
             call = rest.pop(0)
             if not self._step(call, known, rest=rest):
                 return False

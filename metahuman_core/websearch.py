@@ -11,6 +11,7 @@ cat pictures when it found nothing).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -62,7 +63,8 @@ class SearxngProvider:
             resp = httpx.get(endpoint, params={"q": query, "format": "json"}, timeout=self.timeout,
                              headers={"Accept": "application/json"}, follow_redirects=False)
         except httpx.TimeoutException:
-            raise WebSearchError(f"SearXNG at {self.url} did not answer within {self.timeout} s") from None
+            raise WebSearchError(f"SearXNG at {self.url} did not answer within "
+                                 f"{self.timeout:.3g} s") from None
         except httpx.HTTPError as exc:
             raise WebSearchError(f"cannot reach SearXNG at {self.url}: {exc}",
                                  hint="check etc/network.json searxngUrl") from None
@@ -107,7 +109,7 @@ class DuckDuckGoProvider:
                 hint=f"{install_command('web')} (or: pip install ddgs); or mh config set "
                      "network.provider searxng") from None
         try:
-            rows = DDGS(timeout=int(self.timeout)).text(query, max_results=max_results) or []
+            rows = DDGS(timeout=max(1, math.ceil(self.timeout))).text(query, max_results=max_results) or []
         except Exception as exc:  # noqa: BLE001 - ddgs raises DDGSException and subclasses
             ddgs_error = any(c.__name__ == "DDGSException" for c in type(exc).__mro__)
             if ddgs_error and "no results" in str(exc).lower():
@@ -118,21 +120,24 @@ class DuckDuckGoProvider:
                 for r in rows if isinstance(r, dict) and r.get("href")][:max_results]
 
 
-def provider_for(profile) -> Provider:
+def provider_for(profile, timeout: float | None = None) -> Provider:
+    """The configured provider; `timeout` (seconds) overrides network.timeoutSeconds."""
     cfg = profile.config.get("network")
+    seconds = cfg.timeoutSeconds if timeout is None else timeout
     if cfg.provider == "searxng":
-        return SearxngProvider(cfg.searxngUrl, cfg.timeoutSeconds)
+        return SearxngProvider(cfg.searxngUrl, seconds)
     if cfg.provider == "duckduckgo":
-        return DuckDuckGoProvider(cfg.timeoutSeconds)
+        return DuckDuckGoProvider(seconds)
     return NoProvider()
 
 
-def search(profile, query: str, max_results: int = 5) -> dict:
-    """{query, provider, results[{title,url,snippet,engine}], count, message?}."""
+def search(profile, query: str, max_results: int = 5, *, timeout: float | None = None) -> dict:
+    """{query, provider, results[{title,url,snippet,engine}], count, message?}; `timeout`
+    overrides network.timeoutSeconds (the web_search skill passes what is left of a budget)."""
     query = query.strip()
     if not query:
         raise WebSearchError("the search query is empty")
-    provider = provider_for(profile)
+    provider = provider_for(profile, timeout)
     results = provider.search(query, max_results)
     out = {"query": query, "provider": provider.name,
            "results": [r.to_dict() for r in results], "count": len(results)}

@@ -19,6 +19,7 @@ from .. import events
 from ..errors import MHError, NotFound, ValidationFailed
 from ..policy import decide
 from ..sandbox import SandboxViolation
+from .deadline import Deadline, DeadlineExceeded, call_under
 from .registry import Skill, get_skill
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class Outcome:
     result: Any = None
     error: str | None = None
     approval_id: str | None = None
-    error_type: str | None = None  # bad_args | unknown_skill | failed (status "error" only)
+    error_type: str | None = None  # bad_args | unknown_skill | failed | deadline (status "error")
     trust: str = ""
     yolo: bool = False
     # Why a call did not run, as fields the faces map (never the message text):
@@ -89,8 +90,11 @@ def _fail_early(profile: Profile, skill_id: str, args: Any, actor: str, trust: s
 
 
 def execute(profile: Profile, skill_id: str, args: dict, *, actor: str, yolo: bool = False,
-            origin: dict | None = None) -> Outcome:
-    """Run one skill call through the gate. Never raises for the call's own problems."""
+            origin: dict | None = None, deadline: Deadline | None = None) -> Outcome:
+    """Run one skill call through the gate. Never raises for the call's own problems.
+    `deadline`: the caller's time budget; waiting skills get min(their timeout, the time left)
+    (skills/deadline.py). A call that is queued instead runs later, on the person's approval,
+    without it."""
     if not isinstance(actor, str) or not actor.strip():
         raise ValidationFailed("execute(): actor is required (\"human\", \"operator\", an agent name)")
     yolo = bool(yolo)
@@ -130,12 +134,12 @@ def execute(profile: Profile, skill_id: str, args: dict, *, actor: str, yolo: bo
         return Outcome("queued", skill.id, clean, "ask", reason, approval_id=item["id"],
                        trust=trust, yolo=yolo)
     return invoke(profile, skill, model, actor=actor, trust=trust, yolo=yolo,
-                  decision="run", reason=reason)
+                  decision="run", reason=reason, deadline=deadline)
 
 
 def invoke(profile: Profile, skill: Skill, model: BaseModel, *, actor: str, trust: str, yolo: bool,
            decision: str, reason: str, approval_id: str | None = None,
-           approved_by: str | None = None) -> Outcome:
+           approved_by: str | None = None, deadline: Deadline | None = None) -> Outcome:
     """Run a call the gate has already allowed, and audit how it went."""
     clean = model.model_dump(mode="json")
     base = {"skill": skill.id, "trust": trust, "yolo": yolo}
@@ -143,13 +147,14 @@ def invoke(profile: Profile, skill: Skill, model: BaseModel, *, actor: str, trus
         base.update(approval_id=approval_id, approved_by=approved_by)
     started = time.perf_counter()
     try:
-        result = skill.fn(profile, model, actor)
+        result = call_under(deadline, skill.id, lambda: skill.fn(profile, model, actor))
     except SandboxViolation as exc:
         return _deny(profile, skill.id, clean, actor, trust, yolo, exc.message, sandbox=True,
                      extra={"approval_id": approval_id} if approval_id else None, hint=exc.hint)
     except MHError as exc:
         # ValidationFailed from inside the skill (a due date of 2025-02-30) is still bad input
-        kind = "bad_args" if isinstance(exc, ValidationFailed) else "failed"
+        kind = ("bad_args" if isinstance(exc, ValidationFailed) else
+                "deadline" if isinstance(exc, DeadlineExceeded) else "failed")
         _audit(profile, events.SKILL_FAILED, actor,
                {**base, "error": exc.message, "stage": kind}, level="warn")
         return Outcome("error", skill.id, clean, decision, reason, error=str(exc),

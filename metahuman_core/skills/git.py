@@ -13,6 +13,7 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MHError
+from .deadline import timeout as time_left
 from .registry import Args, Skill, register
 
 if TYPE_CHECKING:
@@ -29,14 +30,15 @@ class NoArgs(Args):
 def _git(root: str, *argv: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    limit = time_left(TIMEOUT, f"git {argv[0]}")  # read-only: the caller's budget may cut it
     try:
         return subprocess.run(
             ["git", "-c", "core.fsmonitor=false", "-c", "core.quotepath=false", *argv],
-            cwd=root, env=env, capture_output=True, timeout=TIMEOUT)
+            cwd=root, env=env, capture_output=True, timeout=limit)
     except FileNotFoundError:
         raise MHError("git is not installed", hint="install git to use git_status") from None
     except subprocess.TimeoutExpired:
-        raise MHError(f"git {argv[0]} took longer than {TIMEOUT} s") from None
+        raise MHError(f"git {argv[0]} took longer than {limit:.3g} s") from None
 
 
 def _branch(header: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from .deadline import timeout
 from .registry import Args, Skill, register
 
 
@@ -16,7 +17,9 @@ class WebSearchArgs(Args):
 def web_search(profile, args: WebSearchArgs, actor: str) -> dict:
     from ..websearch import search
 
-    return search(profile, args.query, args.max_results)
+    own = profile.config.get("network").timeoutSeconds  # a read: the caller's budget may cut it
+    return search(profile, args.query, args.max_results,
+                  timeout=timeout(own, "the web search"))
 
 
 def carries_memory_text(args: dict, origin: dict) -> str | None:

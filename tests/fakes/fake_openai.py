@@ -3,12 +3,15 @@
 POST /v1/chat/completions streams Server-Sent Events the way llama.cpp's server, vLLM and Ollama
 do: content deltas, then tool calls whose JSON `arguments` arrive as string fragments keyed by
 `index` (split in two here, so clients must reassemble), a finish_reason, and `data: [DONE]`.
+A turn {"forever": "tok "} streams that token every `token_delay` seconds (1 s if unset) until the
+client hangs up, as the Ollama route does (a slow, looping model behind an OpenAI-style server).
 Mixed into the fake's request handler; uses its `owner`, `_json`, `_chunk` and stream helpers.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 
@@ -29,6 +32,8 @@ class OpenAIRoutes:
         calls = turn.get("tool_calls") or []
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
                 "model": body["model"]}
+        if "forever" in turn and body.get("stream") is True:
+            return self._openai_forever(base, str(turn["forever"]))
         if body.get("stream") is not True:
             msg: dict[str, Any] = {"role": "assistant", "content": content}
             if calls:
@@ -53,6 +58,21 @@ class OpenAIRoutes:
                                         "finish_reason": "tool_calls" if calls else "stop"}]})
         self._chunk(b"data: [DONE]\n\n")
         self._end_stream()
+
+    def _openai_forever(self, base: dict, token: str) -> None:
+        """Stream `token` every token_delay (default 1 s) until the client goes away."""
+        delay = self.owner.token_delay or 1.0
+        self._start_stream("text/event-stream")
+        deadline = time.monotonic() + 600
+        try:
+            while not self.owner._stopped.is_set() and time.monotonic() < deadline:
+                self._sse({**base, "choices": [{"index": 0, "delta": {"content": token},
+                                                "finish_reason": None}]})
+                time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            with self.owner._lock:
+                self.owner.disconnects += 1
+        self.close_connection = True
 
     def _sse(self, obj: dict) -> None:
         self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")

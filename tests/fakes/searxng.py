@@ -4,7 +4,8 @@
 [{"url","title","content","engine","engines","score","category"}], "answers", "corrections",
 "infoboxes", "suggestions", "unresponsive_engines"}. Without format=json it serves HTML; with
 `json_enabled=False` it answers 403 as an instance whose settings.yml lacks the json format.
-Scriptable: results per query (`add`), a default list, a queued HTTP status; records requests.
+Scriptable: results per query (`add`), a default list, a queued HTTP status, a `delay` in seconds
+before each answer (a slow instance; `stop` cuts it short); records requests.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class FakeSearxng:
     json_enabled: bool = True
     fail_status: list[int] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
+    delay: float = 0.0
+    _released: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
 
     def add(self, query: str, *items: tuple[str, str, str]) -> "FakeSearxng":
@@ -39,6 +42,8 @@ class FakeSearxng:
         parsed = urlparse(path)
         params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         self.requests.append({"path": parsed.path, "params": params})
+        if self.delay:
+            self._released.wait(self.delay)
         if self.fail_status:
             return self.fail_status.pop(0), "text/plain", b"error"
         if parsed.path not in ("/search", "/"):
@@ -64,20 +69,25 @@ class FakeSearxng:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 status, ctype, data = fake.answer(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (a `delay` longer than its timeout)
 
             def log_message(self, *args):  # keep test output quiet
                 pass
 
+        self._released.clear()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
