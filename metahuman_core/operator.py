@@ -11,9 +11,10 @@ with a run record in logs/operator/<run-id>.json; `mh op --resume RUN` (or re-ru
 goal) continues from the decision. A rejection's reason becomes the planner's observation.
 Every start, step, pause and finish is audited.
 
-maxSeconds bounds the whole run: an approval wait ends with it ("time_budget", naming the approval,
-which stays queued for the person) or within POLL s of a cancel; skills get the time left as a
+maxSeconds bounds the operator's own time: model calls, and skills, which get the time left as a
 deadline (skills/deadline.py: network and subprocess waits are cut to it, writes never are).
+Waiting for the person is not the operator's time: it is bounded by approval_wait (`--wait`, the
+TUI's wait), the budget's clock stops meanwhile, and a cancel ends it within POLL s.
 
 Real models are slow and imperfect (issue 18): every model call is bounded (llm/bounded.py) by
 the run's time budget, `callTimeoutSeconds` and the cancel event (Esc, Ctrl-C, SIGTERM), and
@@ -136,6 +137,7 @@ class Operator:
         skills, known = self._skills()
         ticker = clock.get_clock()  # injectable: tests move time instead of sleeping
         self._t0 = (ticker, ticker.monotonic(), time.monotonic())
+        self._waited = 0.0  # seconds spent waiting for a person's decision
         self.rec["status"] = "running"
         while True:
             if self.rec.get("pending"):
@@ -200,7 +202,7 @@ class Operator:
         """What is left of maxSeconds, by the injectable clock or real time, whichever ran more."""
         ticker, started, real_start = self._t0
         elapsed = max(ticker.monotonic() - started, time.monotonic() - real_start)
-        return self.max_seconds - elapsed
+        return self.max_seconds - elapsed + self._waited  # waits for the person do not count
 
     def _skills(self) -> tuple[list, set[str]]:
         from .policy import decide
@@ -297,31 +299,36 @@ class Operator:
         return True
 
     def _settle_pending(self) -> bool:
-        """Wait for the pending approval: up to approval_wait, never past maxSeconds, POLL s after a
-        cancel at most. True: decided, or the run is over its time budget (the item stays queued)."""
+        """Wait for the pending approval: up to approval_wait (not counted in maxSeconds), POLL s
+        after a cancel at most. True: decided, or the run's budget was already spent before the
+        wait began (the item stays queued for the person either way)."""
         from .approvals import FINAL, ApprovalQueue
 
         pending = self.rec["pending"]
         aid, queue = pending["approval_id"], ApprovalQueue(self.profile)
-        wait_end = time.monotonic() + max(0.0, self.approval_wait)
-        while True:
-            try:
-                item = queue.wait(aid, timeout=0)  # one look (an item past its expiry expires)
-            except NotFound:
-                item = {"id": aid, "skill": pending["step"]["skill"], "status": "expired"}
-            if item.get("status") in FINAL:
-                break
-            wait_left, budget_left = wait_end - time.monotonic(), self._time_left()
-            if self.cancel.is_set() or wait_left <= 0:
-                return False
-            if budget_left <= 0:
-                state = ("approved and still running" if item.get("status") == "approved" else
-                         f"still pending (mh approvals approve {aid} runs it)")
-                self.rec.update(status="time_budget", error=f"over {self.max_seconds:g} s while waiting "
-                                f"for approval {aid} ({pending['step']['skill']}); it is {state}, "
-                                "this run has ended")
-                return True
-            self.cancel.wait(min(POLL, wait_left, budget_left))
+        began, spent = time.monotonic(), self._time_left() <= 0
+        wait_end = began + max(0.0, self.approval_wait)
+        try:
+            while True:
+                try:
+                    item = queue.wait(aid, timeout=0)  # one look (an item past its expiry expires)
+                except NotFound:
+                    item = {"id": aid, "skill": pending["step"]["skill"], "status": "expired"}
+                if item.get("status") in FINAL:
+                    break
+                wait_left = wait_end - time.monotonic()
+                if self.cancel.is_set() or wait_left <= 0:
+                    return False
+                if spent:  # the model used the budget up: no time left to go on after a yes
+                    state = ("approved and still running" if item.get("status") == "approved" else
+                             f"still pending (mh approvals approve {aid} runs it)")
+                    self.rec.update(status="time_budget", error=f"over {self.max_seconds:g} s "
+                                    f"before approval {aid} ({pending['step']['skill']}) was asked "
+                                    f"for; it is {state}, this run has ended")
+                    return True
+                self.cancel.wait(min(POLL, wait_left))
+        finally:
+            self._waited += time.monotonic() - began
         step = dict(pending["step"])
         step["status"] = {"executed": "ok", "failed": "error"}.get(item["status"], item["status"])
         self._emit("approval_decided", {"approval_id": item["id"], "status": item["status"],
