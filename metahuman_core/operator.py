@@ -9,7 +9,8 @@ protocol instead (operator_protocol). A call the gate queues pauses the run: it 
 `approvalWaitSeconds` (the TUI passes its own wait), and otherwise ends "waiting for approval <id>"
 with a run record in logs/operator/<run-id>.json; `mh op --resume RUN` (or re-running the same
 goal) continues from the decision. A rejection's reason becomes the planner's observation.
-Every start, step, pause and finish is audited.
+Every start, step, pause and finish is audited; what a run writes down (record file, audit log,
+the face's events) goes through operator_record.py.
 
 maxSeconds bounds the operator's own time: model calls, and skills, which get the time left as a
 deadline (skills/deadline.py: network and subprocess waits are cut to it, writes never are).
@@ -40,11 +41,10 @@ from .operator_protocol import (NUDGE, action_schema, approval_observation, as_t
                                 canonical_name, carries_memory_text, fuzzy_task_id, needs_tool,
                                 outcome_observation, parse_text_action, repair_args, skill_risk,
                                 strip_think, system_prompt)
+from .operator_record import RunRecorder
 from .operator_runs import (FINISHED, UNVERIFIED, OperatorEvent, OperatorResult, final_status,
-                            find_paused, load_run, process_identity, reconcile_stale, runs_dir,
-                            validate_run_id)
-from .redact import register_profile_secrets, scrub_secrets
-from .storage import atomic_write_json, exclusive_create_json
+                            find_paused, load_run, process_identity, runs_dir, validate_run_id)
+from .redact import register_profile_secrets
 
 SCHEMA_BACKENDS = ("llamacpp", "ollama")  # take a JSON schema that constrains the reply
 POLL = 0.1  # seconds between looks at a pending approval (and at most to notice a cancel)
@@ -53,7 +53,7 @@ __all__ = ["Operator", "OperatorEvent", "OperatorResult", "find_paused", "load_r
            "resume_operator", "run_operator", "runs_dir", "validate_run_id"]
 
 
-class Operator:
+class Operator(RunRecorder):
     def __init__(self, profile, *, llm: LLM | None = None, yolo: bool = False,
                  requested_by: str = "cli", on_event: Callable[[OperatorEvent], None] | None = None,
                  approval_wait: float | None = None, cancel: threading.Event | None = None):
@@ -78,17 +78,7 @@ class Operator:
         if not goal:
             raise ValidationFailed("the operator needs a goal", hint='mh op "List all markdown files in docs/"')
         self._reconcile()
-        now = clock.now()
-        self.rec = {"id": "", "status": "running", "goal": goal, "yolo": self.yolo,
-                    "requested_by": self.requested_by, "created_at": now.isoformat(timespec="seconds"),
-                    "updated_at": None, **process_identity(), "model": None,
-                    "protocol": "json" if self._text_only() else "tools",
-                    "steps": [], "messages": [], "seen": {}, "pending": None, "answer": "",
-                    "error": None, "nudged": False, "warning": None}
-        path = exclusive_create_json(runs_dir(self.profile), f"op-{now:%Y%m%d-%H%M%S}",
-                                     scrub_secrets(self.rec))
-        self.rec["id"] = path.stem
-        self.rec["messages"] = [Message("user", goal).to_dict()]
+        self._create_record(goal, "json" if self._text_only() else "tools")
         activity.touch(self.profile, "operator")
         self._audit(events.OPERATOR_STARTED, {"run_id": self.rec["id"], "goal": goal,
                                               "yolo": self.yolo, "trust": self.profile.trust(),
@@ -125,12 +115,6 @@ class Operator:
     def _text_only(self) -> bool:
         """Backends known to lack native tools start with the JSON protocol (no wasted call)."""
         return getattr(self.llm.backend, "name", "") == "llamacpp"
-
-    def _reconcile(self) -> None:
-        def audit(run_id: str, error: str) -> None:
-            self._audit(events.OPERATOR_FINISHED, {"run_id": run_id, "status": "interrupted",
-                                                   "error": error}, level="warn")
-        reconcile_stale(self.profile, audit=audit)
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> OperatorResult:
@@ -344,24 +328,6 @@ class Operator:
         return True
 
     # ------------------------------------------------------------------ helpers
-    def _record(self, step: dict, call: ToolCall, observation: str) -> None:
-        step["observation"] = observation[:500]
-        self.rec["steps"].append(step)
-        if self.rec.get("protocol") == "json":
-            msg = Message("user", f"Observation from {step['skill']}:\n{observation}")
-        else:
-            msg = Message("tool", observation, tool_name=call.name, tool_call_id=call.id)
-        self.rec["messages"].append(msg.to_dict())
-        self._emit("observation", {"skill": step["skill"], "status": step["status"],
-                                   "text": scrub_secrets(observation),
-                                   "hint": step.get("hint")}, step["step"])
-        self._audit(events.OPERATOR_STEP, {
-            "run_id": self.rec["id"], "step": step["step"], "skill": step["skill"],
-            "status": step["status"], "decision": step["decision"],
-            "approval_id": step["approval_id"], "arg_names": sorted(step["args"]),
-            "yolo": self.yolo, "duration_ms": step["duration_ms"]})
-        self._save()
-
     def _origin(self, name: str, args: dict) -> dict:
         origin = {"run_id": self.rec["id"], "requested_by": self.requested_by}
         if name == "web_search" and carries_memory_text(args, self.rec.get("memory_text") or []):
@@ -378,55 +344,6 @@ class Operator:
         except (ImportError, MHError, OSError):
             return None
         return fuzzy_task_id(tasks, wanted)
-
-    def _emit(self, kind: str, data: dict, step: int | None = None) -> None:
-        if self.on_event is not None:
-            self.on_event(OperatorEvent(kind, len(self.rec.get("steps", [])) if step is None
-                                        else step, data))
-
-    def _audit(self, event: str, details: dict, level: str = "info") -> None:
-        self.profile.audit.append(event, level=level, category="action", actor="operator",
-                                  details=details)
-
-    def _save(self, durable: bool = False) -> None:
-        self.rec["updated_at"] = clock.iso()
-        atomic_write_json(runs_dir(self.profile) / f"{self.rec['id']}.json",
-                          scrub_secrets(self.rec), durable=durable)
-
-    def _pause(self) -> OperatorResult:
-        self.rec["status"] = "waiting_approval"
-        self._save(durable=True)
-        pending = self.rec["pending"]
-        self._audit(events.OPERATOR_PAUSED, {"run_id": self.rec["id"],
-                                             "approval_id": pending["approval_id"],
-                                             "skill": pending["step"]["skill"]})
-        return self._result()
-
-    def _finish(self, status: str | None = None, *, error: str | None = None,
-                hint: str | None = None) -> OperatorResult:
-        if status:
-            self.rec["status"] = status
-        if error:
-            self.rec["error"] = error
-        self.rec["hint"] = hint
-        self._save(durable=True)
-        self._audit(events.OPERATOR_FINISHED, {
-            "run_id": self.rec["id"], "status": self.rec["status"],
-            "steps": len(self.rec["steps"]), "error": self.rec.get("error")},
-            level="info" if self.rec["status"] == "done" else "warn")
-        self._emit("finished", {"status": self.rec["status"], "answer": self.rec["answer"],
-                                "error": self.rec.get("error")})
-        return self._result()
-
-    def _result(self) -> OperatorResult:
-        rec = scrub_secrets(self.rec)  # answers and errors go to terminals and files
-        pending = rec.get("pending") or {}
-        steps = [*rec["steps"], *([pending["step"]] if pending else [])]
-        return OperatorResult(run_id=rec["id"], goal=rec["goal"], status=rec["status"],
-                              answer=rec.get("answer", ""), steps=steps, model=rec.get("model"),
-                              yolo=bool(rec.get("yolo")), approval_id=pending.get("approval_id"),
-                              error=rec.get("error"), hint=rec.get("hint"),
-                              error_kind=rec.get("error_kind"), warning=rec.get("warning"))
 
 
 def run_operator(profile, goal: str, **kw) -> OperatorResult:

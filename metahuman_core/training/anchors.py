@@ -11,30 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-# core.json is edited by hand: every value is read through these, so a string where a list
-# belongs, or a number among words, gives a sensible value instead of a crash or letters.
+from .shapes import as_dict, as_list, as_text
 
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    """A list as is; one item (a string, an object) as a one-item list, never a string's letters
-    or an object's keys; anything else (a number, null): empty."""
-    if isinstance(value, list):
-        return value
-    return [value] if isinstance(value, (str, dict)) else []
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+# core.json is edited by hand: every value is read through the shapes helpers, so a string
+# where a list belongs, or a number among words, gives a sensible value instead of a crash.
 
 
 def _texts(items: Any, key: str) -> list[str]:
     out = []
-    for item in _list(items):
-        text = _text(item.get(key) if isinstance(item, dict) else item)
+    for item in as_list(items):
+        text = as_text(item.get(key) if isinstance(item, dict) else item)
         if text:
             out.append(text)
     return out
@@ -49,22 +35,22 @@ def anchor_pairs(profile) -> list[dict[str, Any]]:
     from .persona_template import personal_core
 
     core = personal_core(profile.persona.core())
-    ident = _dict(core.get("identity"))
-    style = _dict(_dict(core.get("personality")).get("communicationStyle"))
-    values = _dict(core.get("values"))
-    goals = _dict(core.get("goals"))
-    context = _dict(core.get("context"))
-    name = _text(ident.get("name")) or _text(ident.get("humanName"))
+    ident = as_dict(core.get("identity"))
+    style = as_dict(as_dict(core.get("personality")).get("communicationStyle"))
+    values = as_dict(core.get("values"))
+    goals = as_dict(core.get("goals"))
+    context = as_dict(core.get("context"))
+    name = as_text(ident.get("name")) or as_text(ident.get("humanName"))
     pairs: list[tuple[str, str]] = []
     if name:
         intro = f"I'm {name}"
-        role = _text(ident.get("role"))
+        role = as_text(ident.get("role"))
         if role:
             intro += f", {role[0].lower()}{role[1:]}"
         pairs.append(("Who are you?", _sentence(intro)))
         pairs.append(("What's your name?", _sentence(name)))
     core_values = []
-    for v in _list(values.get("core")):
+    for v in as_list(values.get("core")):
         if isinstance(v, dict) and v.get("value"):
             desc = str(v.get("description") or "").strip()
             core_values.append(f"{str(v['value']).strip().capitalize()}"
@@ -72,13 +58,13 @@ def anchor_pairs(profile) -> list[dict[str, Any]]:
     if core_values:
         pairs.append(("What matters most to you?", " ".join(_sentence(v) for v in core_values)))
     tone = style.get("tone")
-    tone_text = " and ".join(t for t in map(_text, tone) if t) if isinstance(tone, list) \
-        else _text(tone)
-    bits = [b for b in (tone_text, _text(style.get("formality")), _text(style.get("verbosity")))
-            if b]
+    tone_text = " and ".join(t for t in map(as_text, tone) if t) if isinstance(tone, list) \
+        else as_text(tone)
+    bits = [b for b in (tone_text, as_text(style.get("formality")),
+                        as_text(style.get("verbosity"))) if b]
     if bits:
         line = ", ".join(bits).capitalize()
-        humor = _text(style.get("humor"))
+        humor = as_text(style.get("humor"))
         if humor:
             line += f". {humor.capitalize()} humour"
         pairs.append(("How would you describe the way you talk?", _sentence(line)))

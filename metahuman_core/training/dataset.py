@@ -33,6 +33,7 @@ from ..storage import atomic_write_json, atomic_write_text, read_json_or
 from . import anchors, pii
 from .persona_template import main_speaker
 from .runs import claim_dir, dataset_labels, label_key, validate_label
+from .shapes import as_dict
 
 OWN_WORDS = {"observation", "journal", "conversation", "chat", "inner_dialogue", "note", "idea",
              "audio", "transcript", "fragment"}
@@ -94,11 +95,8 @@ def _clean(text: Any, max_words: int) -> str:
 
 
 # Memory files may be edited or imported by hand: their fields are read through these, so a
-# value of the wrong JSON type is skipped (or a lone tag taken as one), never a crash.
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
+# value of the wrong JSON type is skipped (shapes.as_dict, or a lone tag taken as one by
+# _names), never a crash.
 def _names(value: Any) -> list[Any]:
     """Tags/entities: a list as is, a lone string as one name (not its letters), else none."""
     if isinstance(value, list):
@@ -107,7 +105,7 @@ def _names(value: Any) -> list[Any]:
 
 
 def _consent(mem: dict[str, Any]) -> bool:
-    meta = _dict(mem.get("metadata"))
+    meta = as_dict(mem.get("metadata"))
     return meta.get("trainingConsent", mem.get("trainingConsent")) is not False
 
 
@@ -152,7 +150,7 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
     prev_reply: tuple[datetime | None, str, str] | None = None  # (when, session, twin reply)
     pairs = []
     for mem in mems:
-        meta = _dict(mem.get("metadata"))
+        meta = as_dict(mem.get("metadata"))
         mtype = str(mem.get("type") or meta.get("type") or "observation")
         ts = _timestamp(mem)
         session = str(meta.get("sessionId") or mem.get("sessionId") or "")
@@ -175,7 +173,7 @@ def memory_pairs(memories: list[dict[str, Any]], opts: DatasetOptions) -> tuple[
             continue
         key = str(mem.get("id") or output[:80])
         instruction = _prompt(mem, "conversation" if mtype == "chat" else mtype, key)
-        reply_text = _dict(meta.get("replyTo")).get("text")
+        reply_text = as_dict(meta.get("replyTo")).get("text")
         asked = _clean(reply_text, opts.maxOutputWords) if isinstance(reply_text, str) else ""
         if mtype in ("conversation", "chat") and asked:
             instruction = asked  # the other person's message this reply answered

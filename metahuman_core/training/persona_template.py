@@ -14,6 +14,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from .shapes import as_dict
+
 _UNSET = object()
 
 
@@ -52,14 +54,10 @@ def personal_core(core: dict[str, Any], template: dict[str, Any] | None = None) 
     return kept if isinstance(kept, dict) else {}
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def person_name(profile, speaker: str | None = None) -> str | None:
     """The person's name: core.json's if they set it, else the speaker name of their imported
     chats (issue 20), else None (never the template's)."""
-    ident = _dict(personal_core(profile.persona.core()).get("identity"))
+    ident = as_dict(personal_core(profile.persona.core()).get("identity"))
     for key in ("name", "humanName"):
         if isinstance(ident.get(key), str) and ident[key].strip():
             return ident[key].strip()
@@ -77,8 +75,8 @@ def main_speaker(pairs: list[dict[str, Any]]) -> str | None:
 def training_system_prompt(profile, speaker: str | None = None) -> str:
     """The system prompt for training and for the activated model: only what the person wrote."""
     core = personal_core(profile.persona.core())
-    ident = _dict(core.get("identity"))
-    style = _dict(_dict(core.get("personality")).get("communicationStyle"))
+    ident = as_dict(core.get("identity"))
+    style = as_dict(as_dict(core.get("personality")).get("communicationStyle"))
     name = person_name(profile, speaker)
     if name:
         text = f"You are {name}"

@@ -7,6 +7,7 @@ and on SIGINT/SIGTERM) → check the pod is gone → run-summary.json. Time and 
 the pod. Every completed step is recorded in the summary; re-running the same date resumes after
 the last one (steps that lived on a pod that is gone are redone on a new pod). The adapter is then
 published and its evaluation recorded by `local.finalize`, the gate the local path uses too.
+Keeping the SSH session up (connect, reconnect after a drop, retried transfers) is remote_link.py.
 """
 
 from __future__ import annotations
@@ -26,24 +27,16 @@ from ..storage import PidLock
 from . import local, runs
 from . import remote_state as state
 from .cancel import Cancelled, SignalGuard
-from .pod_ssh import (
-    SSH_ERRORS,
-    PodShell,
-    public_key_line,
-    resolve_key_path,
-    start_command,
-    status_command,
-)
+from .pod_ssh import SSH_ERRORS, public_key_line, resolve_key_path, start_command, status_command
+from .remote_link import PodLink, RemoteTrainingFailed
 from .runpod import POD_NAME_PREFIX, PodSpec, RunPodClient, api_url, load_api_key
+
+__all__ = ["CapExceeded", "RemoteOptions", "RemoteRun", "RemoteTrainingFailed", "run_remote"]
 
 POD_STEPS = ("pod_ready", "connected", "uploaded", "training_started", "trained")
 
 
 class CapExceeded(MHError):
-    pass
-
-
-class RemoteTrainingFailed(MHError):
     pass
 
 
@@ -69,7 +62,7 @@ def default_trainer_dir() -> Path:
     return Path(spec.origin).parent
 
 
-class RemoteRun:
+class RemoteRun(PodLink):
     run: runs.Run          # execute() makes the client and opens the run folder before any
     client: RunPodClient   # step, log line or save uses them
 
@@ -83,16 +76,9 @@ class RemoteRun:
             raise ValidationFailed("--max-hours and --max-usd must be greater than 0")
         self._finalized = False
         self.summary: dict[str, Any] = {}
-        self.shell: PodShell | None = None  # opened by _connect, before any step that uses `ssh`
         self.signals = SignalGuard()
 
     # ---------------------------------------------------------------- plumbing
-    @property
-    def ssh(self) -> PodShell:
-        if self.shell is None:
-            raise RemoteTrainingFailed("not connected to the pod", hint="re-run to resume")
-        return self.shell
-
     def _say(self, message: str) -> None:
         state.log(self.run, message)
         if self.opts.on_event:
@@ -234,22 +220,6 @@ class RemoteRun:
         self._done("connected", host_key_fingerprint=fp)
         self._say(f"connected to {endpoint.ip}:{endpoint.port}, host key {fp}")
 
-    def _connect(self, deadline: float) -> None:
-        """Connect (or reconnect) with the pinned key, retrying until `deadline`."""
-        if self.shell is None:
-            self.shell = PodShell(self.summary["pod_ip"], self.summary["ssh_port"], self.cfg.sshUser,
-                                  self.key_path, pinned=self.summary.get("host_key_fingerprint"))
-        while True:
-            try:
-                self.ssh.connect()
-                return
-            except SSH_ERRORS as exc:
-                if time.monotonic() >= deadline:
-                    raise RemoteTrainingFailed(f"cannot reach the pod over SSH: {exc!r}",
-                                               hint="check that the pod image runs sshd") from None
-                self._check_caps()
-                time.sleep(min(self.cfg.pollSeconds, 5.0))
-
     def _upload(self) -> None:
         self._save(phase="uploading")
         rdir = state.remote_dir(self.run, self.cfg.workdir)
@@ -307,26 +277,6 @@ class RemoteRun:
                 raise RemoteTrainingFailed("the trainer process vanished on the pod without an exit code")
             self._save()
             time.sleep(self.cfg.pollSeconds)
-
-    def _retrying(self, what: str, fn: Callable[[], Any], attempts: int = 3) -> Any:
-        """Run a transfer; after a dropped connection reconnect and go on (verified files are kept)."""
-        for attempt in range(1, attempts + 1):
-            try:
-                if not self.ssh.connected:
-                    self._reconnect()
-                return fn()
-            except SSH_ERRORS as exc:
-                if attempt == attempts:
-                    raise RemoteTrainingFailed(f"{what} failed after {attempts} connection drops: {exc!r}",
-                                               hint="re-run to resume") from None
-                self._say(f"connection dropped during {what} ({exc!r}); reconnecting")
-                self.ssh.close()
-                self._check_caps()
-
-    def _reconnect(self) -> None:
-        self.summary["reconnects"] = self.summary.get("reconnects", 0) + 1
-        self._connect(deadline=time.monotonic() + self.opts.reconnect_timeout_s)
-        self._say("reconnected to the pod")
 
     def _log_tail(self, rdir: str) -> str:
         try:
