@@ -236,6 +236,8 @@ def outcome_observation(outcome) -> str:
         return f"{outcome.skill} was not run, the arguments are invalid: {outcome.error}. Fix them."
     if outcome.error_type == "unknown_skill":
         return f"There is no tool named {outcome.skill!r}. {outcome.error}"
+    if outcome.error_type == "deadline":  # the error already names the skill and the budget
+        return f"{outcome.error}. The run has no time left for more tool calls."
     return f"{outcome.skill} failed: {outcome.error}"
 
 
