@@ -24,17 +24,9 @@ from metahuman_core.skills.deadline import Deadline, DeadlineExceeded, running_u
 from tests.conftest import MH, REPO
 from tests.fakes.searxng import FakeSearxng
 from tests.test_operator import call, fake, prof, repo_home  # noqa: F401 - fixtures
+from tests.test_operator_budget import wait_for
 
 WRITE = call("fs_write", path="out/x.txt", content="x")
-
-
-def wait_for(predicate, limit: float = 20.0) -> bool:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def timed(fn, *args, **kw):
@@ -138,7 +130,7 @@ def test_sigterm_ends_the_approval_wait_of_mh_op(fake, repo_home):  # noqa: F811
     proc = subprocess.Popen([*MH, "op", "Write out/x.txt", "--wait", "60", "--json"], env=env,
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: list(queue.glob("apr-*.json")), limit=30)
+        assert wait_for(lambda: list(queue.glob("apr-*.json")), timeout=30)
         time.sleep(0.3)  # well inside the wait
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -222,4 +214,4 @@ def test_time_budget_holds_on_an_openai_style_server_that_streams_forever(prof, 
     result, took = timed(run_operator, prof, "List all markdown files in docs/")
     assert result.status == "time_budget" and "tokens so far" in result.error
     assert took < 3.5, took
-    assert wait_for(lambda: fake.disconnects == 1)  # the stream was closed, not left running
+    assert wait_for(lambda: fake.disconnects == 1, timeout=20)  # the stream was closed, not left running
