@@ -20,7 +20,9 @@ from metahuman_core.approvals import ApprovalQueue
 from metahuman_core.operator import Operator, resume_operator, run_operator
 from metahuman_core.profile import Profile
 from metahuman_core.skills import execute
-from metahuman_core.skills.deadline import Deadline, DeadlineExceeded, running_under, timeout
+from metahuman_core.errors import MHError
+from metahuman_core.skills.deadline import (Deadline, DeadlineExceeded, call_under, running_under,
+                                                  timeout)
 from tests.conftest import MH, REPO
 from tests.fakes.searxng import FakeSearxng
 from tests.test_operator import call, fake, prof, repo_home  # noqa: F401 - fixtures
@@ -201,6 +203,26 @@ def test_the_gate_hands_the_deadline_to_waiting_skills_only(prof, hanging_git): 
         assert searx.requests == []  # no time left: the request is not even sent
     assert searched.error_type == "deadline" and "web_search" in searched.error
     assert "a spent budget" in searched.error
+
+
+def test_a_skill_that_never_waited_on_the_deadline_keeps_its_own_error():
+    """Only a skill that asked for the time left can be "stopped by the budget": a write that
+    fails for its own reason just after the deadline passed says its own reason."""
+    def write_that_fails_late():
+        time.sleep(0.15)
+        raise MHError("disk full")
+
+    with pytest.raises(MHError) as caught:
+        call_under(Deadline.after(0.05, "a 0.05 s budget"), "fs_write", write_that_fails_late)
+    assert not isinstance(caught.value, DeadlineExceeded) and caught.value.message == "disk full"
+
+    def read_that_waited_and_failed_late():
+        timeout(20, "a read")  # it asked: its failure past the deadline is the budget's doing
+        time.sleep(0.15)
+        raise MHError("connection reset")
+
+    with pytest.raises(DeadlineExceeded, match="fetch was stopped by a 0.05 s budget"):
+        call_under(Deadline.after(0.05, "a 0.05 s budget"), "fetch", read_that_waited_and_failed_late)
 
 
 # ------------------------------------------------------------------ model streams

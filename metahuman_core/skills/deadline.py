@@ -46,6 +46,8 @@ class Deadline:
 
 
 _CURRENT: ContextVar[Deadline | None] = ContextVar("skill_deadline", default=None)
+# set by timeout(): the running skill waited on the deadline, so a late failure is the budget's
+_ASKED: ContextVar[list[bool] | None] = ContextVar("skill_deadline_asked", default=None)
 
 
 def current() -> Deadline | None:
@@ -66,25 +68,34 @@ def timeout(own: float, what: str) -> float:
     deadline = current()
     if deadline is None:
         return own
+    asked = _ASKED.get()
+    if asked is not None:
+        asked.append(True)
     if deadline.passed():
         raise DeadlineExceeded(f"no time was left to start {what}")
     return min(own, deadline.left())
 
 
 def call_under(deadline: Deadline | None, skill_id: str, fn: Callable[[], T]) -> T:
-    """Run fn with `deadline` current. A failure once it has passed becomes DeadlineExceeded
-    naming the skill and the budget (the skill's own error in brackets)."""
+    """Run fn with `deadline` current. A failure once it has passed, of a skill that waited on
+    it (asked `timeout()`), becomes DeadlineExceeded naming the skill and the budget (the
+    skill's own error in brackets); a skill that never asked (a write) keeps its own error."""
     if deadline is None:
         return fn()
     started = time.monotonic()
+    asked: list[bool] = []
+    token = _ASKED.set(asked)
     try:
         with running_under(deadline):
             return fn()
     except Exception as exc:
         if not isinstance(exc, DeadlineExceeded) and (
-                not deadline.passed() or isinstance(exc, (SandboxViolation, ValidationFailed))):
+                not asked or not deadline.passed()
+                or isinstance(exc, (SandboxViolation, ValidationFailed))):
             raise  # not the budget's doing (a refusal or bad input stays what it is)
         own = exc.message if isinstance(exc, MHError) else f"{type(exc).__name__}: {exc}"
         raise DeadlineExceeded(f"{skill_id} was stopped by {deadline.budget} after "
                                f"{time.monotonic() - started:.1f} s ({own})",
                                hint=deadline.hint) from exc
+    finally:
+        _ASKED.reset(token)
